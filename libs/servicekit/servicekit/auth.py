@@ -1,0 +1,171 @@
+"""Access-token verification for every service: RS256 JWTs from identity, keys from its JWKS.
+
+The verifier accepts only RS256, requires iss, aud, exp, iat and sub, refuses tokens that carry
+their own key material (jku, x5u, jwk, x5c headers are never followed: such a token is refused)
+and accepts only access tokens (header typ "at+jwt", RFC 9068), so an ID token is refused.
+An unknown kid refetches the JWKS once, at most every JWKS_MIN_REFRESH seconds.
+"""
+
+import functools
+import logging
+import threading
+import time
+
+import jwt
+from flask import current_app, g, request
+
+from servicekit.errors import ServiceError
+
+log = logging.getLogger(__name__)
+
+EXTENSION = "servicekit.auth"
+ALGORITHMS = ["RS256"]
+ACCESS_TOKEN_TYPE = "at+jwt"
+FORBIDDEN_HEADERS = ("jku", "x5u", "jwk", "x5c")
+JWKS_MIN_REFRESH = 10.0
+LEEWAY = 30
+
+
+class InvalidToken(Exception):
+    """The token is missing, malformed, badly signed, expired or meant for someone else."""
+
+
+class KeySet:
+    """The issuer's public keys by kid, fetched from its JWKS URL and refreshed on an unknown kid."""
+
+    def __init__(self, jwks_url, timeout=5):
+        self._client = jwt.PyJWKClient(jwks_url, cache_keys=False, cache_jwk_set=False,
+                                       timeout=timeout)
+        self._keys = {}
+        self._fetched_at = 0.0
+        self._lock = threading.Lock()
+
+    def key(self, kid):
+        """The key for kid, refetching the JWKS once when kid is unknown."""
+        if kid not in self._keys:
+            self._refresh()
+        try:
+            return self._keys[kid]
+        except KeyError:
+            raise InvalidToken("the token is signed with an unknown key") from None
+
+    def _refresh(self):
+        with self._lock:
+            if time.monotonic() - self._fetched_at < JWKS_MIN_REFRESH and self._keys:
+                return
+            try:
+                jwk_set = self._client.get_jwk_set(refresh=True)
+            except jwt.PyJWKClientError as exc:
+                log.warning("JWKS could not be fetched", extra={"error": str(exc)})
+                raise InvalidToken("the signing keys cannot be fetched") from exc
+            self._keys = {key.key_id: key.key for key in jwk_set.keys if key.key_id}
+            self._fetched_at = time.monotonic()
+
+
+class TokenVerifier:
+    """Verifies access tokens issued by one issuer for one audience."""
+
+    def __init__(self, issuer, audience, jwks_url):
+        self.issuer = issuer
+        self.audience = audience
+        self.keys = KeySet(jwks_url)
+
+    def verify(self, token, expected_type=ACCESS_TOKEN_TYPE):
+        """The token's claims, or InvalidToken."""
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise InvalidToken("the token is malformed") from exc
+        self._check_header(header, expected_type)
+        try:
+            return jwt.decode(
+                token,
+                self.keys.key(header["kid"]),
+                algorithms=ALGORITHMS,
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=LEEWAY,
+                options={"require": ["exp", "iat", "iss", "aud", "sub"]},
+            )
+        except jwt.PyJWTError as exc:
+            raise InvalidToken(f"the token is not valid: {exc}") from exc
+
+    @staticmethod
+    def _check_header(header, expected_type):
+        if header.get("alg") not in ALGORITHMS:
+            raise InvalidToken("the token's algorithm is not allowed")
+        if any(name in header for name in FORBIDDEN_HEADERS):
+            raise InvalidToken("the token carries key material in its header")
+        if not isinstance(header.get("kid"), str):
+            raise InvalidToken("the token has no key id")
+        if expected_type and str(header.get("typ", "")).lower() != expected_type:
+            raise InvalidToken("the token is not an access token")
+
+
+def verifier(app=None):
+    return (app or current_app).extensions[EXTENSION]
+
+
+def _bearer_token():
+    value = request.headers.get("Authorization", "")
+    scheme, _, token = value.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def _unauthorized(message):
+    return ServiceError(message, 401, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+
+
+def current_claims():
+    """The verified claims of the request's bearer token, or a 401 ServiceError."""
+    if "claims" in g:
+        return g.claims
+    token = _bearer_token()
+    if token is None:
+        raise ServiceError("Authentication is required.", 401,
+                           headers={"WWW-Authenticate": "Bearer"})
+    try:
+        g.claims = verifier().verify(token)
+    except InvalidToken as exc:
+        log.info("token refused", extra={"reason": str(exc)})
+        raise _unauthorized("The access token is not valid.") from exc
+    return g.claims
+
+
+def has_role(claims, roles):
+    return bool(set(roles) & set(claims.get("roles") or []))
+
+
+def has_scopes(claims, scopes):
+    return set(scopes) <= set(str(claims.get("scope", "")).split())
+
+
+def require(roles=(), scopes=()):
+    """Decorator: a valid access token, with one of `roles` (if given) and all `scopes`."""
+
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapped(*args, **kwargs):
+            claims = current_claims()
+            if roles and not has_role(claims, roles):
+                raise ServiceError("Your roles do not allow this.", 403,
+                                   {"required_roles": sorted(roles)})
+            if scopes and not has_scopes(claims, scopes):
+                raise ServiceError("The token lacks a required scope.", 403,
+                                   {"required_scopes": sorted(scopes)})
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def init_app(app):
+    """Create the app's verifier from OIDC_ISSUER, OIDC_AUDIENCE and OIDC_JWKS_URL."""
+    issuer = app.config.get("OIDC_ISSUER")
+    if not issuer:
+        return
+    jwks_url = app.config.get("OIDC_JWKS_URL") or issuer.rstrip("/") + "/jwks.json"
+    app.extensions[EXTENSION] = TokenVerifier(issuer, app.config["OIDC_AUDIENCE"], jwks_url)

@@ -1,0 +1,98 @@
+"""SQLAlchemy 2 engine and sessions: one session per request, `sessions()` for workers."""
+
+from contextlib import contextmanager
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+from flask import current_app, g, has_app_context
+
+EXTENSION = "servicekit.db"
+
+
+class Database:
+    """The service's engine and session factory, kept in app.extensions."""
+
+    def __init__(self, url, engine_options=None):
+        self.url = url
+        self.engine = make_engine(url, **(engine_options or {}))
+        self.session_factory = so.sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def sessions(self):
+        """A session that commits when the block ends normally and rolls back otherwise."""
+        session = self.session_factory()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def dispose(self):
+        self.engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_connection, _record):
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def make_engine(url, **options):
+    """An engine with the pragmas SQLite needs to serve a web process and a worker at once."""
+    url = sa.engine.make_url(url)
+    if url.get_backend_name() == "sqlite":
+        options.setdefault("connect_args", {"check_same_thread": False, "timeout": 5})
+        engine = sa.create_engine(url, **options)
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    options.setdefault("pool_pre_ping", True)
+    options.setdefault("pool_size", 5)
+    options.setdefault("max_overflow", 10)
+    return sa.create_engine(url, **options)
+
+
+def database(app=None):
+    """The Database of the given (or current) app."""
+    return (app or current_app).extensions[EXTENSION]
+
+
+def session():
+    """The current request's session, opened on first use and closed at teardown."""
+    if "db_session" not in g:
+        g.db_session = database().session_factory()
+    return g.db_session
+
+
+def sessions(app=None):
+    """A committing session for code outside a request (workers, CLI commands)."""
+    return database(app).sessions()
+
+
+def rollback_quietly():
+    """Roll back the request's session, if any, after an error."""
+    if has_app_context() and "db_session" in g:
+        g.db_session.rollback()
+
+
+def _close_session(_exc):
+    db_session = g.pop("db_session", None)
+    if db_session is not None:
+        db_session.close()
+
+
+def ping(app=None):
+    """Check the database answers, taking no lock."""
+    with database(app).engine.connect() as connection:
+        connection.execute(sa.text("SELECT 1"))
+
+
+def init_app(app):
+    """Create the engine from DATABASE_URL and close the request session at teardown."""
+    app.extensions[EXTENSION] = Database(app.config["DATABASE_URL"])
+    app.teardown_appcontext(_close_session)

@@ -1,0 +1,7 @@
+from alembic import context
+
+from identity.models import Base
+from servicekit.migrations import run_env
+from servicekit.models import KitBase
+
+run_env(context, [Base.metadata, KitBase.metadata])
