@@ -24,15 +24,18 @@ def common_config(service):
     }
 
 
-def init_app(app):
-    """Attach logging, request ids, database, errors, auth, metrics and health to app."""
+def init_app(app, token_keys=None):
+    """Attach logging, request ids, database, errors, auth, metrics and health to app.
+
+    `token_keys` is for identity only: the key store it verifies its own tokens with.
+    """
     app.config.setdefault("MAX_CONTENT_LENGTH", MAX_CONTENT_LENGTH)
     app.json.sort_keys = False
     logs.init_app(app)
     requestid.init_app(app)
     db.init_app(app)
     errors.init_app(app)
-    auth.init_app(app)
+    auth.init_app(app, keys=token_keys)
     metrics.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(metrics.bp)

@@ -65,10 +65,10 @@ class KeySet:
 class TokenVerifier:
     """Verifies access tokens issued by one issuer for one audience."""
 
-    def __init__(self, issuer, audience, jwks_url):
+    def __init__(self, issuer, audience, keys):
         self.issuer = issuer
         self.audience = audience
-        self.keys = KeySet(jwks_url)
+        self.keys = keys  # anything with key(kid) -> public key, or InvalidToken
 
     def verify(self, token, expected_type=ACCESS_TOKEN_TYPE):
         """The token's claims, or InvalidToken."""
@@ -162,10 +162,13 @@ def require(roles=(), scopes=()):
     return decorator
 
 
-def init_app(app):
-    """Create the app's verifier from OIDC_ISSUER, OIDC_AUDIENCE and OIDC_JWKS_URL."""
-    issuer = app.config.get("OIDC_ISSUER")
-    if not issuer:
-        return
-    jwks_url = app.config.get("OIDC_JWKS_URL") or issuer.rstrip("/") + "/jwks.json"
-    app.extensions[EXTENSION] = TokenVerifier(issuer, app.config["OIDC_AUDIENCE"], jwks_url)
+def init_app(app, keys=None):
+    """Create the app's verifier from OIDC_ISSUER, OIDC_AUDIENCE and OIDC_JWKS_URL.
+
+    `keys` replaces the JWKS fetch: identity verifies its own tokens from its own key store.
+    """
+    issuer = app.config["OIDC_ISSUER"]
+    if keys is None:
+        jwks_url = app.config.get("OIDC_JWKS_URL") or issuer.rstrip("/") + "/jwks.json"
+        keys = KeySet(jwks_url)
+    app.extensions[EXTENSION] = TokenVerifier(issuer, app.config["OIDC_AUDIENCE"], keys)

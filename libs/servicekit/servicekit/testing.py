@@ -169,3 +169,80 @@ def database_url(tmp_path, prefix):
     if base:
         return fresh_postgres_database(base, prefix)
     return f"sqlite:///{tmp_path / (prefix + '.db')}"
+
+
+class ServiceProcess:
+    """A service run for real: `flask migrate` then gunicorn on a loopback port, until stopped.
+
+    ServiceProcess("identity", env={...}) runs `identity:create_app()`; `url` is its base URL.
+    The process gets the current environment plus `env`; its output goes to `log_path`.
+    """
+
+    def __init__(self, package, env, port=None, workers=1, log_path=None, migrate=True):
+        self.package = package
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, **env}
+        self.workers = workers
+        self.log_path = log_path
+        self.migrate = migrate
+        self.process = None
+        self._log = None
+
+    def flask(self, *args, input=None):
+        """Run a `flask --app <package>` command in the service's environment; its stdout."""
+        import subprocess
+        import sys
+
+        result = subprocess.run(
+            [sys.executable, "-m", "flask", "--app", self.package, *args],
+            env=self.env, input=input, capture_output=True, text=True, timeout=120,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"flask {' '.join(args)} failed: {result.stderr[-2000:]}")
+        return result.stdout
+
+    def start(self, timeout=30):
+        import subprocess
+        import sys
+
+        if self.migrate:
+            self.flask("migrate")
+        self._log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", f"{self.package}:create_app()",
+             "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers),
+             "--graceful-timeout", "5"],
+            env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
+        )
+        eventually(self._healthy, timeout=timeout, interval=0.1,
+                   message=f"{self.package} did not answer /healthz")
+        return self
+
+    def _healthy(self):
+        import urllib.request
+
+        if self.process.poll() is not None:
+            raise RuntimeError(f"{self.package} exited with code {self.process.returncode}")
+        try:
+            with urllib.request.urlopen(self.url + "/healthz", timeout=1) as response:  # noqa: S310
+                return response.status == 200
+        except OSError:
+            return False
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except Exception:  # noqa: BLE001 - a stuck process is killed
+                self.process.kill()
+                self.process.wait()
+        if self._log not in (None, -3) and hasattr(self._log, "close"):
+            self._log.close()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
