@@ -4,8 +4,9 @@ from servicekit.models import AuditEntry
 from servicekit.requestid import current_request_id
 
 
-def record(session, actor, action, patient=None, purpose="care", outcome="ok", target=None,
-           details=None):
+def record(
+    session, actor, action, patient=None, purpose="care", outcome="ok", target=None, details=None
+):
     """Add an audit entry to the caller's transaction; it commits or rolls back with the change."""
     entry = AuditEntry(
         actor=actor,

@@ -34,8 +34,9 @@ class KeySet:
     """The issuer's public keys by kid, fetched from its JWKS URL and refreshed on an unknown kid."""
 
     def __init__(self, jwks_url, timeout=5):
-        self._client = jwt.PyJWKClient(jwks_url, cache_keys=False, cache_jwk_set=False,
-                                       timeout=timeout)
+        self._client = jwt.PyJWKClient(
+            jwks_url, cache_keys=False, cache_jwk_set=False, timeout=timeout
+        )
         self._keys = {}
         self._fetched_at = 0.0
         self._lock = threading.Lock()
@@ -124,8 +125,9 @@ def current_claims():
         return g.claims
     token = _bearer_token()
     if token is None:
-        raise ServiceError("Authentication is required.", 401,
-                           headers={"WWW-Authenticate": "Bearer"})
+        raise ServiceError(
+            "Authentication is required.", 401, headers={"WWW-Authenticate": "Bearer"}
+        )
     try:
         g.claims = verifier().verify(token)
     except InvalidToken as exc:
@@ -150,11 +152,13 @@ def require(roles=(), scopes=()):
         def wrapped(*args, **kwargs):
             claims = current_claims()
             if roles and not has_role(claims, roles):
-                raise ServiceError("Your roles do not allow this.", 403,
-                                   {"required_roles": sorted(roles)})
+                raise ServiceError(
+                    "Your roles do not allow this.", 403, {"required_roles": sorted(roles)}
+                )
             if scopes and not has_scopes(claims, scopes):
-                raise ServiceError("The token lacks a required scope.", 403,
-                                   {"required_scopes": sorted(scopes)})
+                raise ServiceError(
+                    "The token lacks a required scope.", 403, {"required_scopes": sorted(scopes)}
+                )
             return view(*args, **kwargs)
 
         return wrapped

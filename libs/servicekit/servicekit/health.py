@@ -23,7 +23,7 @@ def readyz():
     try:
         db.ping()
         checks["database"] = "ok"
-    except Exception as exc:  # noqa: BLE001 - any failure means not ready
+    except Exception as exc:
         log.warning("database not reachable", extra={"error": type(exc).__name__})
         checks["database"] = "unreachable"
     if checks["database"] == "ok" and current_app.config.get("MIGRATIONS_DIR"):

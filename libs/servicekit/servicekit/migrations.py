@@ -1,12 +1,14 @@
 """Alembic, per service: each service has its own migrations folder and its own version table."""
 
-from alembic import command
+import sqlalchemy as sa
+from alembic import command, op
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask import current_app
 
 from servicekit import db
+from servicekit.models import UTCDateTime
 
 
 def alembic_config(app):
@@ -23,7 +25,7 @@ def version_table(app):
     return f"alembic_version_{app.name}"
 
 
-def upgrade(app=None, revision="head"):
+def upgrade(app=None, revision="heads"):
     """Apply every pending migration of the app's service."""
     app = app or current_app
     command.upgrade(alembic_config(app), revision)
@@ -33,9 +35,7 @@ def is_current(app):
     """True when the database is at the newest migration."""
     script = ScriptDirectory.from_config(alembic_config(app))
     with db.database(app).engine.connect() as connection:
-        context = MigrationContext.configure(
-            connection, opts={"version_table": version_table(app)}
-        )
+        context = MigrationContext.configure(connection, opts={"version_table": version_table(app)})
         return set(context.get_current_heads()) == set(script.get_heads())
 
 
@@ -58,3 +58,108 @@ def run_env(context, target_metadata):
         with context.begin_transaction():
             context.run_migrations()
         connection.commit()
+
+
+_APPEND_ONLY = {
+    "sqlite": [
+        "CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log "
+        "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END",
+        "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log "
+        "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END",
+    ],
+    "postgresql": [
+        "CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN RAISE EXCEPTION 'audit_log is append-only'; END $$",
+        "CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log "
+        "FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()",
+    ],
+}
+
+
+def create_kit_tables():
+    """Create outbox, processed_events and the append-only audit_log (a service's first migration)."""
+    op.create_table(
+        "audit_log",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("at", UTCDateTime(timezone=True), nullable=False),
+        sa.Column("actor", sa.String(length=200), nullable=False),
+        sa.Column("action", sa.String(length=100), nullable=False),
+        sa.Column("patient", sa.String(length=100), nullable=True),
+        sa.Column("target", sa.String(length=200), nullable=True),
+        sa.Column("purpose", sa.String(length=50), nullable=False),
+        sa.Column("outcome", sa.String(length=50), nullable=False),
+        sa.Column("request_id", sa.String(length=100), nullable=True),
+        sa.Column("details", sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_log")),
+    )
+    with op.batch_alter_table("audit_log", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_audit_log_action"), ["action"], unique=False)
+        batch_op.create_index(batch_op.f("ix_audit_log_patient"), ["patient"], unique=False)
+
+    op.create_table(
+        "outbox",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("event_id", sa.String(length=36), nullable=False),
+        sa.Column("topic", sa.String(length=200), nullable=False),
+        sa.Column("type", sa.String(length=200), nullable=False),
+        sa.Column("source", sa.String(length=200), nullable=False),
+        sa.Column("subject", sa.String(length=200), nullable=True),
+        sa.Column("key", sa.String(length=200), nullable=True),
+        sa.Column("data", sa.JSON(), nullable=False),
+        sa.Column("request_id", sa.String(length=100), nullable=True),
+        sa.Column("created_at", UTCDateTime(timezone=True), nullable=False),
+        sa.Column("published_at", UTCDateTime(timezone=True), nullable=True),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox")),
+        sa.UniqueConstraint("event_id", name=op.f("uq_outbox_event_id")),
+    )
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_outbox_unpublished",
+            ["id"],
+            unique=False,
+            postgresql_where=sa.text("published_at IS NULL"),
+            sqlite_where=sa.text("published_at IS NULL"),
+        )
+
+    op.create_table(
+        "processed_events",
+        sa.Column("consumer", sa.String(length=100), nullable=False),
+        sa.Column("event_id", sa.String(length=100), nullable=False),
+        sa.Column("type", sa.String(length=200), nullable=False),
+        sa.Column("processed_at", UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("consumer", "event_id", name=op.f("pk_processed_events")),
+    )
+    for statement in _APPEND_ONLY.get(op.get_bind().dialect.name, []):
+        op.execute(statement)
+
+
+def drop_kit_tables():
+    """Undo create_kit_tables."""
+    op.drop_table("processed_events")
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.drop_index(
+            "ix_outbox_unpublished",
+            postgresql_where=sa.text("published_at IS NULL"),
+            sqlite_where=sa.text("published_at IS NULL"),
+        )
+
+    op.drop_table("outbox")
+    with op.batch_alter_table("audit_log", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_audit_log_patient"))
+        batch_op.drop_index(batch_op.f("ix_audit_log_action"))
+
+    op.drop_table("audit_log")
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP FUNCTION IF EXISTS audit_log_append_only()")

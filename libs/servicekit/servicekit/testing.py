@@ -57,7 +57,7 @@ class JwksServer:
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 - http.server's naming
+            def do_GET(self):
                 server.requests += 1
                 body = json.dumps({"keys": [key.public_jwk() for key in server.keys]}).encode()
                 self.send_response(200)
@@ -196,7 +196,11 @@ class ServiceProcess:
 
         result = subprocess.run(
             [sys.executable, "-m", "flask", "--app", self.package, *args],
-            env=self.env, input=input, capture_output=True, text=True, timeout=120,
+            env=self.env,
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         if result.returncode != 0:
             raise RuntimeError(f"flask {' '.join(args)} failed: {result.stderr[-2000:]}")
@@ -210,13 +214,28 @@ class ServiceProcess:
             self.flask("migrate")
         self._log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", f"{self.package}:create_app()",
-             "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers),
-             "--graceful-timeout", "5"],
-            env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                f"{self.package}:create_app()",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                str(self.workers),
+                "--graceful-timeout",
+                "5",
+            ],
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
         )
-        eventually(self._healthy, timeout=timeout, interval=0.1,
-                   message=f"{self.package} did not answer /healthz")
+        eventually(
+            self._healthy,
+            timeout=timeout,
+            interval=0.1,
+            message=f"{self.package} did not answer /healthz",
+        )
         return self
 
     def _healthy(self):
@@ -235,7 +254,7 @@ class ServiceProcess:
             self.process.terminate()
             try:
                 self.process.wait(timeout=10)
-            except Exception:  # noqa: BLE001 - a stuck process is killed
+            except Exception:
                 self.process.kill()
                 self.process.wait()
         if self._log not in (None, -3) and hasattr(self._log, "close"):

@@ -47,29 +47,59 @@ _USER = ("user_id", "username")
 EVENT_TYPES = {
     event.type: event
     for event in (
-        EventType("fr.enrs.identity.user.created", "An account was created.",
-                  (*_USER, "roles", "rpps", "by")),
-        EventType("fr.enrs.identity.user.disabled", "An account was disabled; its sessions ended.",
-                  (*_USER, "by")),
-        EventType("fr.enrs.identity.user.enabled", "A disabled account was enabled again.",
-                  (*_USER, "by")),
-        EventType("fr.enrs.identity.user.roles-changed", "An account's roles were changed.",
-                  (*_USER, "roles", "previous_roles", "by")),
-        EventType("fr.enrs.identity.user.mfa-reset", "An account's second factor was reset.",
-                  (*_USER, "by")),
-        EventType("fr.enrs.identity.user.logged-in", "A user signed in (password and TOTP).",
-                  (*_USER, "session_id", "acr")),
-        EventType("fr.enrs.identity.user.login-failed", "A sign-in attempt failed.",
-                  ("username", "reason")),
-        EventType("fr.enrs.identity.user.locked", "Repeated failures locked an account for a while.",
-                  (*_USER, "until")),
-        EventType("fr.enrs.identity.user.logged-out", "A user signed out; the session ended.",
-                  (*_USER, "session_id")),
-        EventType("fr.enrs.identity.token.refreshed", "A refresh token was exchanged.",
-                  (*_USER, "client_id")),
-        EventType("fr.enrs.identity.token.reuse-detected",
-                  "A used refresh token was presented again; its whole family was revoked.",
-                  (*_USER, "client_id")),
+        EventType(
+            "fr.enrs.identity.user.created",
+            "An account was created.",
+            (*_USER, "roles", "rpps", "by"),
+        ),
+        EventType(
+            "fr.enrs.identity.user.disabled",
+            "An account was disabled; its sessions ended.",
+            (*_USER, "by"),
+        ),
+        EventType(
+            "fr.enrs.identity.user.enabled", "A disabled account was enabled again.", (*_USER, "by")
+        ),
+        EventType(
+            "fr.enrs.identity.user.roles-changed",
+            "An account's roles were changed.",
+            (*_USER, "roles", "previous_roles", "by"),
+        ),
+        EventType(
+            "fr.enrs.identity.user.mfa-reset",
+            "An account's second factor was reset.",
+            (*_USER, "by"),
+        ),
+        EventType(
+            "fr.enrs.identity.user.logged-in",
+            "A user signed in (password and TOTP).",
+            (*_USER, "session_id", "acr"),
+        ),
+        EventType(
+            "fr.enrs.identity.user.login-failed",
+            "A sign-in attempt failed.",
+            ("username", "reason"),
+        ),
+        EventType(
+            "fr.enrs.identity.user.locked",
+            "Repeated failures locked an account for a while.",
+            (*_USER, "until"),
+        ),
+        EventType(
+            "fr.enrs.identity.user.logged-out",
+            "A user signed out; the session ended.",
+            (*_USER, "session_id"),
+        ),
+        EventType(
+            "fr.enrs.identity.token.refreshed",
+            "A refresh token was exchanged.",
+            (*_USER, "client_id"),
+        ),
+        EventType(
+            "fr.enrs.identity.token.reuse-detected",
+            "A used refresh token was presented again; its whole family was revoked.",
+            (*_USER, "client_id"),
+        ),
     )
 }
 

@@ -2,9 +2,8 @@
 
 from pathlib import Path
 
-from flask import Flask
-
 import servicekit
+from flask import Flask
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 

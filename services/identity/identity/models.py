@@ -1,7 +1,6 @@
 """identity's tables."""
 
 import sqlalchemy.orm as so
-
 from servicekit.models import naming_metadata
 
 

@@ -1,5 +1,4 @@
 from alembic import context
-
 from identity.models import Base
 from servicekit.migrations import run_env
 from servicekit.models import KitBase

@@ -7,6 +7,8 @@ Create Date: ${create_date}
 
 import sqlalchemy as sa
 from alembic import op
+
+import servicekit.models
 ${imports if imports else ""}
 revision = ${repr(up_revision)}
 down_revision = ${repr(down_revision)}

@@ -24,6 +24,7 @@ def handlers_for(type, package=None):
 def subscribed_types(package):
     """Every event type that `package` has a handler for."""
     return sorted(
-        type for type, handlers in _HANDLERS.items()
+        type
+        for type, handlers in _HANDLERS.items()
         if any(handler.__module__.split(".")[0] == package for handler in handlers)
     )
