@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 EXTENSION = "servicekit.auth"
 ALGORITHMS = ["RS256"]
-ACCESS_TOKEN_TYPE = "at+jwt"
+ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105 - a JWT header type, not a secret
 FORBIDDEN_HEADERS = ("jku", "x5u", "jwk", "x5c")
 JWKS_MIN_REFRESH = 10.0
 LEEWAY = 30
@@ -31,7 +31,7 @@ class InvalidToken(Exception):
 
 
 class KeySet:
-    """The issuer's public keys by kid, fetched from its JWKS URL and refreshed on an unknown kid."""
+    """The issuer's public keys by kid, fetched from its JWKS URL, refreshed on an unknown kid."""
 
     def __init__(self, jwks_url, timeout=5):
         self._client = jwt.PyJWKClient(

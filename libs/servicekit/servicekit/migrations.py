@@ -77,7 +77,7 @@ _APPEND_ONLY = {
 
 
 def create_kit_tables():
-    """Create outbox, processed_events and the append-only audit_log (a service's first migration)."""
+    """Create outbox, processed_events and the append-only audit_log (first migration)."""
     op.create_table(
         "audit_log",
         sa.Column(

@@ -1,4 +1,4 @@
-"""The request id: taken from X-Request-ID when sane, else made; carried to logs, calls and events."""
+"""The request id: taken from X-Request-ID when sane, else made; carried to logs and events."""
 
 import re
 import uuid

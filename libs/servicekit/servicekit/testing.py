@@ -6,6 +6,8 @@ import http.server
 import json
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -191,10 +193,8 @@ class ServiceProcess:
 
     def flask(self, *args, input=None):
         """Run a `flask --app <package>` command in the service's environment; its stdout."""
-        import subprocess
-        import sys
-
-        result = subprocess.run(
+        # our own interpreter and a fixed argument list, no shell
+        result = subprocess.run(  # noqa: S603
             [sys.executable, "-m", "flask", "--app", self.package, *args],
             env=self.env,
             input=input,
@@ -207,13 +207,10 @@ class ServiceProcess:
         return result.stdout
 
     def start(self, timeout=30):
-        import subprocess
-        import sys
-
         if self.migrate:
             self.flask("migrate")
         self._log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
-        self.process = subprocess.Popen(
+        self.process = subprocess.Popen(  # noqa: S603 - our interpreter, fixed arguments
             [
                 sys.executable,
                 "-m",
@@ -254,7 +251,7 @@ class ServiceProcess:
             self.process.terminate()
             try:
                 self.process.wait(timeout=10)
-            except Exception:
+            except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
         if self._log not in (None, -3) and hasattr(self._log, "close"):
