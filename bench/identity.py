@@ -1,0 +1,271 @@
+"""identity's throughput and memory, against Keycloak's published sizing and our targets.
+
+    make bench                         (or: uv run python bench/identity.py --seconds 8)
+
+Starts identity under gunicorn on a loopback port (SQLite in a temporary folder, or PostgreSQL
+when ENRS_TEST_DATABASE_URL is set), seeds clients and accounts, then measures, each for a
+bounded time and a bounded number of requests: full password logins, refresh grants,
+client-credentials grants, in-process token verifications and the web workers' memory.
+With two cores or more the server is pinned to one core and the load generators to the others,
+so the figures are per server core.
+"""
+
+import argparse
+import concurrent.futures
+import os
+import secrets
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import oidc_flows as flows
+from servicekit.auth import KeySet, TokenVerifier
+from servicekit.testing import ServiceProcess, database_url, drop_postgres_database, free_port
+
+# Keycloak's sizing guide: per vCPU, 15 password logins/s, 120 refresh and 120 client-credentials
+# grants/s. Our targets are per core (RSS per web worker).
+KEYCLOAK = {"logins": 15, "refresh": 120, "client_credentials": 120}
+TARGETS = {
+    "logins": 40,
+    "refresh": 480,
+    "client_credentials": 480,
+    "verifications": 10_000,
+}
+RSS_TARGET_MB = 150
+PASSWORD = "banc-d-essai-mot-de-passe"
+REDIRECT_PATH = "/auth/callback"
+
+
+@dataclass
+class Rate:
+    name: str
+    done: int
+    failed: int
+    seconds: float
+
+    @property
+    def per_second(self):
+        return self.done / self.seconds if self.seconds else 0.0
+
+
+def options(argv):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=8.0, help="time per measure")
+    parser.add_argument("--max-requests", type=int, default=6000, help="requests per measure")
+    parser.add_argument("--users", type=int, default=240, help="accounts for the login measure")
+    parser.add_argument("--threads", type=int, default=8, help="load generator threads")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    return parser.parse_args(argv)
+
+
+def split_cpus():
+    """(server cpus, load generator cpus): one core for the server when there are several."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return set(cpus), set(cpus)
+    return {cpus[0]}, set(cpus[1:])
+
+
+def process_tree(pid):
+    """pid and its children (gunicorn's master and workers), from /proc."""
+    children_file = Path(f"/proc/{pid}/task/{pid}/children")
+    children = children_file.read_text().split() if children_file.exists() else []
+    return [pid, *(int(child) for child in children)]
+
+
+def pin(pid, cpus):
+    for each in process_tree(pid):
+        os.sched_setaffinity(each, cpus)
+
+
+def worker_rss_mb(pid):
+    """The resident memory (MB) of each gunicorn worker under the master pid."""
+    sizes = []
+    for worker in process_tree(pid)[1:]:
+        for line in Path(f"/proc/{worker}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                sizes.append(int(line.split()[1]) / 1024)
+    return sizes
+
+
+def run_load(name, task, seconds, max_requests, threads):
+    """Call task(i) from `threads` threads until the time or the request budget runs out."""
+    counter = {"next": 0, "done": 0, "failed": 0, "first_error": None}
+    lock = threading.Lock()
+    deadline = time.monotonic() + seconds
+
+    def loop():
+        while time.monotonic() < deadline:
+            with lock:
+                if counter["next"] >= max_requests:
+                    return
+                index = counter["next"]
+                counter["next"] += 1
+            try:
+                task(index)
+                outcome = "done"
+            except (flows.FlowError, OSError, LookupError) as exc:
+                outcome = "failed"
+                counter["first_error"] = counter["first_error"] or exc
+            with lock:
+                counter[outcome] += 1
+
+    started = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(threads) as pool:
+        for future in [pool.submit(loop) for _ in range(threads)]:
+            future.result()
+    elapsed = time.monotonic() - started
+    if counter["failed"]:
+        print(f"  {name}: {counter['failed']} failed, first: {counter['first_error']}")
+    return Rate(name, counter["done"], counter["failed"], elapsed)
+
+
+def identity_env(port, database):
+    issuer = f"http://127.0.0.1:{port}"
+    return {
+        "DATABASE_URL": database,
+        "SECRET_KEY": secrets.token_hex(32),
+        "OIDC_ISSUER": issuer,
+        "ENRS_PUBLIC_URL": issuer,
+        "LOG_LEVEL": "WARNING",
+        "PROMETHEUS_MULTIPROC_DIR": "",
+    }
+
+
+def seed_clients(identity):
+    """A browser client (code + refresh) and a service client allowed to manage accounts."""
+    web = flows.Client("bench-web", secrets.token_urlsafe(24), identity.url + REDIRECT_PATH)
+    identity.flask(
+        "client", "create", web.client_id, "--secret-stdin",
+        "--redirect-uri", web.redirect_uri,
+        "--grant", "authorization_code", "--grant", "refresh_token",
+        "--scope", "openid profile offline_access roles",
+        input=web.secret + "\n",
+    )  # fmt: skip
+    admin = flows.Client("bench-admin", secrets.token_urlsafe(24))
+    identity.flask(
+        "client", "create", admin.client_id, "--secret-stdin",
+        "--redirect-uri", identity.url + REDIRECT_PATH,
+        "--grant", "client_credentials", "--role", "platform-admin",
+        input=admin.secret + "\n",
+    )  # fmt: skip
+    return web, admin
+
+
+def seed_accounts(identity, admin, count, threads):
+    """`count` accounts: a TOTP code is good once per account per 30 s step."""
+    token = flows.client_credentials(identity.url, admin)["access_token"]
+    prefix = secrets.token_hex(3)
+
+    def create(index):
+        return flows.create_user(identity.url, token, f"banc{prefix}{index:04d}", PASSWORD)
+
+    with concurrent.futures.ThreadPoolExecutor(threads) as pool:
+        return list(pool.map(create, range(count)))
+
+
+def measure_logins(identity, web, accounts, args):
+    responses = []
+
+    def login(index):
+        responses.append(flows.password_login(identity.url, web, accounts[index]))
+
+    budget = min(args.max_requests, len(accounts))
+    return run_load("logins", login, args.seconds, budget, args.threads), responses
+
+
+def measure_refresh(identity, web, login_responses, args):
+    chains = [response["refresh_token"] for response in login_responses]
+    if not chains:
+        raise SystemExit("no login succeeded: no refresh token to rotate")
+    locks = [threading.Lock() for _ in chains]
+
+    def rotate(index):
+        slot = index % len(chains)
+        with locks[slot]:
+            chains[slot] = flows.refresh(identity.url, web, chains[slot])["refresh_token"]
+
+    return run_load("refresh", rotate, args.seconds, args.max_requests, args.threads)
+
+
+def measure_client_credentials(identity, admin, args):
+    def grant(_index):
+        flows.client_credentials(identity.url, admin)
+
+    return run_load("client_credentials", grant, args.seconds, args.max_requests, args.threads)
+
+
+def measure_verifications(identity, admin, seconds, max_count=200_000):
+    """servicekit's TokenVerifier.verify on one thread (one core) against identity's keys."""
+    token = flows.client_credentials(identity.url, admin)["access_token"]
+    verifier = TokenVerifier(identity.url, "enrs-api", KeySet(identity.url + "/jwks.json"))
+    verifier.verify(token)  # fetches the JWKS once, as a service does at its first request
+    done = 0
+    started = time.monotonic()
+    deadline = started + seconds
+    while done < max_count and time.monotonic() < deadline:
+        verifier.verify(token)
+        done += 1
+    return Rate("verifications", done, 0, time.monotonic() - started)
+
+
+def report(rates, rss, server_cores, args, backend):
+    print()
+    print(f"identity under gunicorn, {args.workers} sync workers on {server_cores} core(s),")
+    print(f"database {backend}; load from {args.threads} threads on the other core(s).")
+    print(f"{'measure':<20}{'total/s':>10}{'per core':>10}{'Keycloak':>10}{'ratio':>8}"
+          f"{'target':>9}{'':>6}")  # fmt: skip
+    for rate in rates:
+        cores = 1 if rate.name == "verifications" else server_cores
+        per_core = rate.per_second / cores
+        keycloak = KEYCLOAK.get(rate.name)
+        ratio = f"{per_core / keycloak:.1f}x" if keycloak else "-"
+        target = TARGETS[rate.name]
+        verdict = "ok" if per_core >= target else "BELOW"
+        print(f"{rate.name:<20}{rate.per_second:>10.1f}{per_core:>10.1f}"
+              f"{keycloak or '-':>10}{ratio:>8}{target:>9}{verdict:>6}")  # fmt: skip
+    worst = max(rss) if rss else 0.0
+    verdict = "ok" if worst <= RSS_TARGET_MB else "ABOVE"
+    sizes = ", ".join(f"{size:.0f}" for size in rss)
+    print(f"{'worker RSS (MB)':<20}{worst:>10.0f}  (each: {sizes}; target <= {RSS_TARGET_MB})"
+          f" {verdict}")  # fmt: skip
+
+
+def run(args, database, backend):
+    server_cpus, load_cpus = split_cpus()
+    port = free_port()
+    with ServiceProcess("identity", identity_env(port, database), port, args.workers) as identity:
+        pin(identity.process.pid, server_cpus)
+        os.sched_setaffinity(0, load_cpus)
+        web, admin = seed_clients(identity)
+        print(f"seeding {args.users} accounts...")
+        accounts = seed_accounts(identity, admin, args.users, args.threads)
+        print("measuring: logins, refresh, client credentials, verifications")
+        logins, responses = measure_logins(identity, web, accounts, args)
+        rates = [
+            logins,
+            measure_refresh(identity, web, responses, args),
+            measure_client_credentials(identity, admin, args),
+            measure_verifications(identity, admin, args.seconds),
+        ]
+        rss = worker_rss_mb(identity.process.pid)
+    report(rates, rss, len(server_cpus), args, backend)
+
+
+def main(argv):
+    args = options(argv)
+    with tempfile.TemporaryDirectory(prefix="enrs-bench-") as folder:
+        database = database_url(Path(folder), "bench_identity")
+        backend = "PostgreSQL" if database.startswith("postgresql") else "SQLite"
+        try:
+            run(args, database, backend)
+        finally:
+            if backend == "PostgreSQL":
+                drop_postgres_database(database)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
