@@ -16,9 +16,33 @@ def create_app(overrides=None):
     app.config.from_mapping(config.load() if not (overrides or {}).get("SKIP_ENV") else {})
     app.config["MIGRATIONS_DIR"] = MIGRATIONS_DIR
     app.config.update(overrides or {})
-    servicekit.init_app(app)
+    for name, value in config.cookie_settings(app.config).items():
+        if name not in (overrides or {}):
+            app.config[name] = value
+    _trust_proxies(app)
+    servicekit.init_app(app, token_keys=_token_keys(app))
 
-    from identity import api
+    from identity import api, cli, login, oauth
 
+    app.register_blueprint(login.bp)
     app.register_blueprint(api.bp)
+    cli.init_app(app)
+    oauth.init_app(app)
     return app
+
+
+def _token_keys(app):
+    """The key store identity verifies its own access tokens with (never its JWKS over HTTP).
+
+    Tests put one in TOKEN_KEYS; otherwise identity.oauth's store is used.
+    """
+    return app.config.get("TOKEN_KEYS")
+
+
+def _trust_proxies(app):
+    # Behind N reverse proxies, take the client address from X-Forwarded-For (login throttling).
+    hops = app.config.get("TRUSTED_PROXIES", 0)
+    if hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)

@@ -1,0 +1,55 @@
+"""Password hashing with Argon2id (OWASP parameters), rehashing when the parameters change."""
+
+import argon2
+
+MIN_LENGTH = 12
+MAX_LENGTH = 1024
+
+# OWASP Password Storage Cheat Sheet: Argon2id, 19 MiB of memory, 2 iterations, 1 lane.
+_hasher = argon2.PasswordHasher(
+    time_cost=2, memory_cost=19 * 1024, parallelism=1, type=argon2.Type.ID
+)
+# Checked when the username is unknown, so that such attempts take as long as real ones.
+_DUMMY_HASH = _hasher.hash("a password nobody has, only here to spend the same time")
+
+
+class WeakPassword(ValueError):
+    """The password does not meet the policy for new passwords."""
+
+
+def check_policy(password):
+    """Raise WeakPassword if password cannot be set as a new password."""
+    if len(password) < MIN_LENGTH:
+        raise WeakPassword(f"the password must have at least {MIN_LENGTH} characters")
+    if len(password) > MAX_LENGTH:
+        raise WeakPassword(f"the password must have at most {MAX_LENGTH} characters")
+
+
+def hash_password(password):
+    """The Argon2id hash of a new password that meets the policy."""
+    check_policy(password)
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash, password):
+    """True when password matches password_hash."""
+    try:
+        return _hasher.verify(password_hash, password)
+    except (argon2.exceptions.VerificationError, argon2.exceptions.InvalidHashError):
+        return False
+
+
+def verify_nothing(password):
+    """Spend the time of a real verification, for a username that does not exist."""
+    verify_password(_DUMMY_HASH, password)
+    return False
+
+
+def needs_rehash(password_hash):
+    """True when password_hash was made with other parameters than today's."""
+    return _hasher.check_needs_rehash(password_hash)
+
+
+def rehash(password):
+    """A hash with today's parameters of a password that was just verified (no policy check)."""
+    return _hasher.hash(password)
