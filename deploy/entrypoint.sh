@@ -1,0 +1,19 @@
+#!/bin/sh
+# Container entrypoint: `web` (default) migrates then runs gunicorn; `worker` runs the service's
+# worker; anything else is run as given (e.g. `flask --app identity keys rotate`).
+set -eu
+
+case "${1:-web}" in
+    web)
+        flask --app "$SERVICE" migrate
+        # gunicorn's workers share this folder for metrics; it must start empty.
+        rm -rf "$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+        exec gunicorn --config /app/deploy/gunicorn.conf.py "$SERVICE:create_app()"
+        ;;
+    worker)
+        exec flask --app "$SERVICE" worker
+        ;;
+    *)
+        exec "$@"
+        ;;
+esac

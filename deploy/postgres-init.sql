@@ -1,0 +1,3 @@
+-- One database per service (compose.yaml); each service's migrations create its tables.
+CREATE DATABASE identity OWNER enrs;
+CREATE DATABASE portal OWNER enrs;
