@@ -53,5 +53,12 @@ def _register_commands(app):
         migrations.upgrade(app)
         click.echo(f"{app.name}: database at the latest migration")
 
+    @app.cli.command("worker")
+    def worker_command():
+        """Relay the outbox to Kafka and run the event handlers, until SIGTERM or SIGINT."""
+        from servicekit.events.worker import run_worker
+
+        run_worker(app)
+
 
 __all__ += ["env_bool", "env_int", "env_list", "env_secret", "env_str"]

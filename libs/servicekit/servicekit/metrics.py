@@ -29,6 +29,15 @@ LATENCY = Histogram(
     ["service", "method", "endpoint"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+EVENTS_PUBLISHED = Counter(
+    "enrs_events_published_total", "Events the relay gave to the broker", ["service", "type"]
+)
+EVENTS_CONSUMED = Counter(
+    "enrs_events_consumed_total", "Events handled by the service's consumer", ["service", "type"]
+)
+EVENTS_DEAD_LETTERED = Counter(
+    "enrs_events_dead_lettered_total", "Events sent to a dead-letter topic", ["service", "type"]
+)
 
 
 def _start_timer():

@@ -28,3 +28,8 @@ def subscribed_types(package):
         for type, handlers in _HANDLERS.items()
         if any(handler.__module__.split(".")[0] == package for handler in handlers)
     )
+
+
+def handlers_by_type(package):
+    """{event type: [handlers defined in package]}, what the package's consumer runs."""
+    return {type: handlers_for(type, package) for type in subscribed_types(package)}
