@@ -50,6 +50,7 @@ def settings(jwks, database):
         "OIDC_ISSUER": TEST_ISSUER,
         "OIDC_JWKS_URL": jwks.url,
         "SECRET_KEY": "test-secret",
+        "TESTING": True,
     }
 
 
