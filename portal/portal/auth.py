@@ -1,0 +1,90 @@
+"""/auth: login through identity, its callback, logout, and back-channel logout."""
+
+import logging
+from urllib.parse import urlsplit
+
+from authlib.integrations.base_client import OAuthError
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from joserfc.errors import JoseError
+from servicekit import auth as kit_auth
+from servicekit import db
+
+from portal import logout_tokens, oidc
+from portal.sessions import end_sessions_of, purge_expired
+
+log = logging.getLogger(__name__)
+bp = Blueprint("auth", __name__, url_prefix="/auth")
+
+
+def safe_next(target):
+    """A local path to go back to after login; anything else (other sites, //host) becomes /."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or "\\" in target:
+        return "/"
+    return target
+
+
+@bp.get("/login")
+def login():
+    """Send the browser to identity's login page (authorization code + PKCE S256)."""
+    session["next"] = safe_next(request.args.get("next"))
+    return oidc.client().authorize_redirect(oidc.public_url(url_for("auth.callback")))
+
+
+@bp.get("/callback")
+def callback():
+    """Identity sends the browser back here: code for tokens, ID token checked, session begun."""
+    next_path = safe_next(session.get("next"))
+    try:
+        token = oidc.client().authorize_access_token()
+        login = oidc.login_from_token(token)
+    except (OAuthError, JoseError, kit_auth.InvalidToken, KeyError) as exc:
+        log.info("login refused", extra={"error": type(exc).__name__})
+        return render_template("login_failed.html"), 400
+    session.begin(login)
+    with db.sessions() as dbs:
+        purge_expired(dbs)
+    log.info("portal session begun")
+    return redirect(next_path)
+
+
+@bp.post("/logout")
+def logout():
+    """End the portal session, then the identity session (RP-initiated logout)."""
+    login = oidc.current_login()
+    session.end()
+    if login is None:
+        return redirect(url_for("views.home"))
+    try:
+        result = oidc.client().create_logout_url(
+            post_logout_redirect_uri=oidc.public_url("/"), id_token_hint=login.id_token
+        )
+    except (RuntimeError, OSError) as exc:
+        log.warning("identity logout unavailable", extra={"error": type(exc).__name__})
+        return redirect(url_for("views.home"))
+    return redirect(result["url"])
+
+
+@bp.post("/backchannel-logout")
+def backchannel_logout():
+    """Identity ends a session: delete every portal session of that sid (or that user)."""
+    token = request.form.get("logout_token", "")
+    try:
+        claims = logout_tokens.verify(token)
+    except logout_tokens.InvalidLogoutToken as exc:
+        log.info("logout token refused", extra={"reason": str(exc)})
+        return _backchannel_answer({"error": "invalid_request"}, 400)
+    with db.sessions() as dbs:
+        ended = end_sessions_of(dbs, sid=claims.get("sid"), sub=claims.get("sub"))
+    log.info("back-channel logout", extra={"sessions_ended": ended})
+    return _backchannel_answer({}, 200)
+
+
+def _backchannel_answer(body, status):
+    response = current_app.response_class(
+        current_app.json.dumps(body), status=status, mimetype="application/json"
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,78 @@
+"""Verification of identity's back-channel logout tokens (OpenID Back-Channel Logout 1.0)."""
+
+import jwt
+from flask import current_app
+from servicekit import auth as kit_auth
+
+EXTENSION = "portal.logout_keys"
+LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+TOKEN_TYPE = "logout+jwt"  # noqa: S105 - a JWT type, not a secret
+LEEWAY = 30
+
+
+class InvalidLogoutToken(Exception):
+    """The logout token is malformed, badly signed, or not a logout token for this portal."""
+
+
+def _keys():
+    return current_app.extensions[EXTENSION]
+
+
+def _header(token):
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError as exc:
+        raise InvalidLogoutToken("malformed token") from exc
+    if header.get("alg") not in kit_auth.ALGORITHMS:
+        raise InvalidLogoutToken("algorithm not allowed")
+    if any(name in header for name in kit_auth.FORBIDDEN_HEADERS):
+        raise InvalidLogoutToken("key material in the header")
+    if str(header.get("typ", "")).lower() != TOKEN_TYPE:
+        raise InvalidLogoutToken("not a logout token")
+    if not isinstance(header.get("kid"), str):
+        raise InvalidLogoutToken("no key id")
+    return header
+
+
+def _decode(token, header):
+    config = current_app.config
+    try:
+        key = _keys().key(header["kid"])
+        return jwt.decode(
+            token,
+            key,
+            algorithms=kit_auth.ALGORITHMS,
+            audience=config["PORTAL_OIDC_CLIENT_ID"],
+            issuer=config["OIDC_ISSUER"],
+            leeway=LEEWAY,
+            options={"require": ["iss", "aud", "iat", "jti"]},
+        )
+    except (jwt.PyJWTError, kit_auth.InvalidToken) as exc:
+        raise InvalidLogoutToken(f"invalid token: {type(exc).__name__}") from exc
+
+
+def _check_claims(claims):
+    events = claims.get("events")
+    if not isinstance(events, dict) or not isinstance(events.get(LOGOUT_EVENT), dict):
+        raise InvalidLogoutToken("no back-channel logout event")
+    if "nonce" in claims:
+        raise InvalidLogoutToken("a logout token must not carry a nonce")
+    if not (isinstance(claims.get("sid"), str) or isinstance(claims.get("sub"), str)):
+        raise InvalidLogoutToken("neither sid nor sub")
+
+
+def verify(token):
+    """The claims of a valid logout token, or InvalidLogoutToken."""
+    if not token or len(token) > 8000:
+        raise InvalidLogoutToken("no token")
+    header = _header(token)
+    claims = _decode(token, header)
+    _check_claims(claims)
+    return claims
+
+
+def init_app(app):
+    """The identity keys logout tokens are checked against (its JWKS, refreshed on a new kid)."""
+    issuer = app.config["OIDC_ISSUER"].rstrip("/")
+    jwks_url = app.config.get("OIDC_JWKS_URL") or f"{issuer}/jwks.json"
+    app.extensions[EXTENSION] = kit_auth.KeySet(jwks_url)

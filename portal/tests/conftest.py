@@ -1,0 +1,234 @@
+"""Fixtures of the portal's tests: the app on a migrated database, a stand-in issuer, personas.
+
+The stand-in issuer is a loopback HTTP server for the tests that do not start identity: it serves
+discovery, the JWKS of a test key, a token endpoint answering what the test prepares, and
+GET /api/v1/me recording the headers it was called with.
+"""
+
+import datetime as dt
+import http.server
+import json
+import secrets
+import threading
+import time
+import urllib.parse
+import uuid
+
+import pytest
+from portal.models import PortalSession
+from portal.sessions import COOKIE_NAME, Login, hash_key, token_cipher, write_login
+from servicekit import db
+from servicekit.models import utcnow
+from servicekit.testing import SigningKey, TestDatabase, TokenFactory
+
+from portal import create_app
+
+SECRET_KEY = "portal-test-secret-key-0123456789abcdef"
+
+
+class FakeIssuer:
+    """Discovery, JWKS, token endpoint and a /api/v1/me echo on a loopback port."""
+
+    def __init__(self, client_id="portal"):
+        self.key = SigningKey()
+        self.client_id = client_id
+        self.token_requests = []
+        self.api_requests = []
+        self.token_answer = None  # callable(form) -> (status, body)
+        self.me = {
+            "user": {"username": "cmartin", "given_name": "Claire", "family_name": "Martin"},
+            "sessions": [],
+            "mfa": {"enabled": True, "devices": []},
+        }
+        self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        self.tokens = TokenFactory(self.key, issuer=self.url)
+
+    def metadata(self):
+        return {
+            "issuer": self.url,
+            "authorization_endpoint": f"{self.url}/authorize",
+            "token_endpoint": f"{self.url}/token",
+            "userinfo_endpoint": f"{self.url}/userinfo",
+            "jwks_uri": f"{self.url}/jwks.json",
+            "end_session_endpoint": f"{self.url}/logout",
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "code_challenge_methods_supported": ["S256"],
+        }
+
+    def id_token(self, sub, nonce, **claims):
+        """An ID token for the portal, as identity signs them."""
+        now = int(time.time())
+        body = {
+            "iss": self.url,
+            "sub": sub,
+            "aud": self.client_id,
+            "iat": now,
+            "exp": now + 300,
+            "nonce": nonce,
+            **claims,
+        }
+        return self.key.sign(body, headers={"typ": "JWT"})
+
+    def logout_token(self, headers=None, **claims):
+        """A back-channel logout token; keyword arguments replace or remove (None) claims."""
+        body = {
+            "iss": self.url,
+            "aud": self.client_id,
+            "iat": int(time.time()),
+            "exp": int(time.time()) + 120,
+            "jti": uuid.uuid4().hex,
+            "events": {"http://schemas.openid.net/event/backchannel-logout": {}},
+        }
+        body.update(claims)
+        body = {name: value for name, value in body.items() if value is not None}
+        return self.key.sign(body, headers={"typ": "logout+jwt", **(headers or {})})
+
+    def _handler(self):
+        issuer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _answer(self, status, body):
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self):
+                if self.path == "/.well-known/openid-configuration":
+                    return self._answer(200, issuer.metadata())
+                if self.path == "/healthz":
+                    return self._answer(200, {"status": "ok"})
+                if self.path == "/jwks.json":
+                    return self._answer(200, {"keys": [issuer.key.public_jwk()]})
+                if self.path == "/api/v1/me":
+                    issuer.api_requests.append(dict(self.headers))
+                    return self._answer(200, issuer.me)
+                return self._answer(404, {"error": "Not found."})
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length", 0))
+                form = dict(urllib.parse.parse_qsl(self.rfile.read(length).decode()))
+                form["authorization"] = self.headers.get("Authorization", "")
+                issuer.token_requests.append(form)
+                if self.path != "/token" or issuer.token_answer is None:
+                    return self._answer(400, {"error": "invalid_request"})
+                return self._answer(*issuer.token_answer(form))
+
+            def log_message(self, *args):
+                pass
+
+        return Handler
+
+    def __enter__(self):
+        threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True).start()
+        return self
+
+    def __exit__(self, *exc):
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
+@pytest.fixture(scope="session")
+def database(tmp_path_factory):
+    with TestDatabase("portal", tmp_path_factory.mktemp("db")) as database:
+        yield database
+
+
+@pytest.fixture(scope="session")
+def issuer():
+    with FakeIssuer() as issuer:
+        yield issuer
+
+
+@pytest.fixture
+def settings(database, issuer, monkeypatch):
+    """The portal's environment, as an operator would set it."""
+    values = {
+        "DATABASE_URL": database.url,
+        "SECRET_KEY": SECRET_KEY,
+        "OIDC_ISSUER": issuer.url,
+        "PORTAL_OIDC_CLIENT_ID": "portal",
+        "PORTAL_OIDC_CLIENT_SECRET": "portal-client-secret",
+        "ENRS_PUBLIC_URL": "http://localhost",
+        "IDENTITY_URL": issuer.url,
+    }
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    return values
+
+
+@pytest.fixture
+def app(settings, database):
+    app = create_app({"TESTING": True})
+    database.migrate(app)
+    yield app
+    database.empty(app)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+class Personas:
+    """Logs a persona in by writing its portal session, as the login callback would."""
+
+    def __init__(self, app, issuer):
+        self.app = app
+        self.issuer = issuer
+
+    def login(self, client, sub, roles, sid=None, expires_in=300, **user):
+        key = secrets.token_urlsafe(32)
+        sid = sid or secrets.token_hex(8)
+        access = self.issuer.tokens.make_token(sub=sub, roles=roles, sid=sid, lifetime=expires_in)
+        login = Login(
+            user={"sub": sub, "roles": sorted(roles), **user},
+            sub=sub,
+            sid=sid,
+            access_token=access,
+            access_expires_at=utcnow() + dt.timedelta(seconds=expires_in),
+            refresh_token="refresh-" + secrets.token_hex(8),
+            id_token="id-token",
+        )
+        with db.sessions(self.app) as session:
+            row = PortalSession(
+                key_hash=hash_key(key), data={}, expires_at=utcnow() + dt.timedelta(minutes=30)
+            )
+            write_login(row, login, token_cipher(SECRET_KEY))
+            session.add(row)
+        client.set_cookie(COOKIE_NAME, key, domain="localhost")
+        return login
+
+
+@pytest.fixture
+def personas(app, issuer):
+    return Personas(app, issuer)
+
+
+@pytest.fixture
+def gp(client, personas):
+    """A community doctor (GP): clinician."""
+    personas.login(client, "gp-1", ["clinician"], given_name="Claire", family_name="Martin")
+    return client
+
+
+@pytest.fixture
+def gcs_admin(client, personas):
+    """Regional GCS staff running the platform."""
+    personas.login(client, "admin-1", ["platform-admin"], given_name="Paul")
+    return client
+
+
+@pytest.fixture
+def csrf_token(app):
+    """Reads the CSRF token of a client's session from a page that has a form."""
+    import re
+
+    def read(client, path="/"):
+        page = client.get(path).get_data(as_text=True)
+        return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+    return read
