@@ -1,0 +1,190 @@
+"""The OpenID provider's endpoints: discovery, JWKS, authorize, token, userinfo, revoke, logout."""
+
+import logging
+from urllib.parse import quote
+
+from authlib.oauth2.rfc6749.errors import InvalidRequestError, OAuth2Error
+from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request
+from flask_wtf import FlaskForm
+from servicekit import auth, db
+from servicekit.errors import ServiceError
+
+from identity.oauth import keys, tokens
+from identity.oauth.server import SCOPES, authorization_server, user_info
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("oauth", __name__, template_folder="templates")
+
+CLAIMS = [
+    *("iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "sid", "jti", "scope"),
+    *("roles", "client_id", "rpps", "name", "given_name", "family_name", "preferred_username"),
+    "email",
+]
+CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+
+
+def _issuer():
+    return current_app.config["OIDC_ISSUER"].rstrip("/")
+
+
+@bp.get("/.well-known/openid-configuration")
+def discovery():
+    """The provider's metadata (OpenID Connect Discovery 1.0)."""
+    issuer = _issuer()
+    response = jsonify(
+        issuer=current_app.config["OIDC_ISSUER"],
+        authorization_endpoint=f"{issuer}/authorize",
+        token_endpoint=f"{issuer}/token",
+        userinfo_endpoint=f"{issuer}/userinfo",
+        jwks_uri=f"{issuer}/jwks.json",
+        revocation_endpoint=f"{issuer}/revoke",
+        end_session_endpoint=f"{issuer}/logout",
+        response_types_supported=["code"],
+        response_modes_supported=["query"],
+        grant_types_supported=["authorization_code", "refresh_token", "client_credentials"],
+        subject_types_supported=["public"],
+        id_token_signing_alg_values_supported=["RS256"],
+        scopes_supported=list(SCOPES),
+        claims_supported=CLAIMS,
+        code_challenge_methods_supported=["S256"],
+        token_endpoint_auth_methods_supported=CLIENT_AUTH_METHODS,
+        revocation_endpoint_auth_methods_supported=CLIENT_AUTH_METHODS,
+        backchannel_logout_supported=True,
+        backchannel_logout_session_supported=True,
+        request_parameter_supported=False,
+        claims_parameter_supported=False,
+    )
+    response.cache_control.public = True
+    response.cache_control.max_age = 3600
+    return response
+
+
+@bp.get("/jwks.json")
+def jwks():
+    """The public signing keys: the current one and those retired recently."""
+    session = db.session()
+    body = keys.jwks(session, current_app.config)
+    session.commit()
+    response = jsonify(body)
+    response.cache_control.public = True
+    response.cache_control.max_age = 60
+    return response
+
+
+@bp.get("/authorize")
+def authorize():
+    """Issue a code to a signed-in user, or send the browser to /login first."""
+    from identity import sessions
+
+    server = authorization_server()
+    session = db.session()
+    login = sessions.current_login(session)
+    grantee = _grantee(login)
+    try:
+        grant = server.get_consent_grant(end_user=grantee)
+    except OAuth2Error as error:
+        session.commit()
+        return _authorize_error(server, error)
+    if grantee is None:
+        session.commit()
+        return redirect("/login?next=" + quote(request.full_path, safe=""))
+    response = server.create_authorization_response(grant=grant, grant_user=grantee)
+    session.commit()
+    return response
+
+
+def _grantee(login):
+    if login is None or login.user.disabled:
+        return None
+    return tokens.Grantee(user=login.user, sid=login.id, acr=login.acr, auth_time=login.created_at)
+
+
+def _authorize_error(server, error):
+    if error.redirect_uri:
+        return server.handle_error_response(request, error)
+    # The client or its redirect URI is unknown: never redirect, tell the user.
+    log.info("authorization request refused", extra={"error": error.error})
+    body = render_template("oauth/error.html", description=error.get_error_description())
+    return body, 400
+
+
+@bp.post("/token")
+def token():
+    """The token endpoint; every failure is an RFC 6749 error JSON, never a 500."""
+    server = authorization_server()
+    if not request.form.get("grant_type"):
+        return server.handle_error_response(
+            request, InvalidRequestError("The 'grant_type' parameter is required.")
+        )
+    response = server.create_token_response()
+    # Committed even for an error: a replayed code or refresh token revokes what it gave.
+    db.session().commit()
+    return response
+
+
+@bp.route("/userinfo", methods=["GET", "POST"])
+@auth.require(scopes=["openid"])
+def userinfo():
+    """Claims about the token's user, as allowed by the token's scopes."""
+    from identity.models import User
+
+    claims = g.claims
+    session = db.session()
+    user = session.get(User, _uuid(claims.get("sub")))
+    revoked = tokens.is_access_token_revoked(session, claims.get("jti"))
+    if user is None or user.disabled or revoked:
+        raise ServiceError(
+            "The access token is not valid.",
+            401,
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
+    return user_info(user, claims.get("scope"))
+
+
+def _uuid(value):
+    import uuid
+
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+@bp.post("/revoke")
+def revoke():
+    """RFC 7009 revocation; an unknown token is answered 200 as the RFC says."""
+    response = authorization_server().create_endpoint_response("revocation")
+    db.session().commit()
+    return response
+
+
+class LogoutForm(FlaskForm):
+    """The confirmation asked when a logout request carries no id_token_hint."""
+
+
+@bp.route("/logout", methods=["GET", "POST"])
+def logout():
+    """RP-initiated logout: end the session, then go back to a registered URI or say goodbye."""
+    from identity import sessions
+
+    server = authorization_server()
+    session = db.session()
+    try:
+        validated = server.validate_endpoint_request("end_session")
+    except OAuth2Error as error:
+        log.info("logout request refused", extra={"error": error.error})
+        return render_template("oauth/error.html", description=error.get_error_description()), 400
+    form = LogoutForm()
+    signed_in = sessions.current_login(session) is not None
+    if validated.needs_confirmation and signed_in and not form.validate_on_submit():
+        session.commit()
+        return render_template("oauth/logout.html", form=form, params=_logout_params())
+    response = server.create_endpoint_response("end_session", validated)
+    session.commit()
+    return response or render_template("oauth/logged_out.html")
+
+
+def _logout_params():
+    names = ("client_id", "post_logout_redirect_uri", "state")
+    return {name: request.values[name] for name in names if request.values.get(name)}

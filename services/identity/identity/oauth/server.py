@@ -1,0 +1,267 @@
+"""The Authlib authorization server: code + PKCE (S256 only), refresh rotation, client credentials.
+
+No implicit and no password grant are registered, so Authlib answers unsupported_grant_type /
+unsupported_response_type for them.
+"""
+
+import datetime as dt
+import logging
+
+import jwt
+import sqlalchemy as sa
+from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.oauth2.rfc6749 import grants
+from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError
+from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oidc.core import grants as oidc_grants
+from authlib.oidc.core.util import create_half_hash
+from flask import current_app
+from servicekit import audit, db
+from servicekit.events import emit
+from servicekit.models import utcnow
+
+from identity.models import LoginSession, User
+from identity.oauth import tokens
+from identity.oauth.models import AuthorizationCode, OAuthClient, RefreshToken, token_hash
+
+log = logging.getLogger(__name__)
+
+EXTENSION = "identity.oauth"
+SCOPES = ("openid", "profile", "email", "offline_access", "roles")
+CODE_LIFETIME = 60
+CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+CONFIDENTIAL_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+
+def _user_info_claims(user, scope):
+    scopes = set((scope or "").split())
+    claims = {"sub": str(user.id)}
+    if "profile" in scopes or "openid" in scopes:
+        claims.update(
+            name=user.display_name,
+            given_name=user.given_name,
+            family_name=user.family_name,
+            preferred_username=user.username,
+        )
+    if "email" in scopes and user.email:
+        claims["email"] = user.email
+    if "roles" in scopes:
+        claims["roles"] = list(user.roles or [])
+    if user.rpps:
+        claims["rpps"] = user.rpps
+    return claims
+
+
+def user_info(user, scope):
+    """The claims about a user that a token with `scope` may read."""
+    return _user_info_claims(user, scope)
+
+
+class S256CodeChallenge(CodeChallenge):
+    """PKCE with S256 only: a missing challenge and the `plain` method are refused."""
+
+    DEFAULT_CODE_CHALLENGE_METHOD = "S256"
+    SUPPORTED_CODE_CHALLENGE_METHOD = ("S256",)
+
+    def validate_code_challenge(self, grant, redirect_uri):
+        data = grant.request.payload.data
+        if not data.get("code_challenge"):
+            raise InvalidRequestError("A PKCE 'code_challenge' (method S256) is required.")
+        if data.get("code_challenge_method") != "S256":
+            raise InvalidRequestError("'code_challenge_method' must be S256.")
+        return super().validate_code_challenge(grant, redirect_uri)
+
+
+class OpenIDCode(oidc_grants.OpenIDCode):
+    """ID tokens signed RS256 with identity's current key, typ JWT, aud = client_id."""
+
+    def exists_nonce(self, nonce, request):
+        query = sa.select(AuthorizationCode.id).where(
+            AuthorizationCode.client_id == request.payload.client_id,
+            AuthorizationCode.nonce == nonce,
+        )
+        return db.session().scalar(query.limit(1)) is not None
+
+    def generate_user_info(self, user, scope):
+        return _user_info_claims(user.user, scope)
+
+    def encode_id_token(self, token, request):
+        config = current_app.config
+        code = request.authorization_code
+        now = int(utcnow().timestamp())
+        claims = {
+            "iss": config["OIDC_ISSUER"],
+            "aud": request.client.client_id,
+            "iat": now,
+            "exp": now + int(config.get("ID_TOKEN_LIFETIME", 600)),
+            "sid": code.sid,
+            **self.get_authorization_code_claims(code),
+            **self.generate_user_info(request.user, token["scope"]),
+        }
+        claims["at_hash"] = create_half_hash(token["access_token"], "RS256").decode()
+        return tokens.sign(claims, "JWT")
+
+
+class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
+
+    def save_authorization_code(self, code, request):
+        grantee = request.user
+        data = request.payload.data
+        row = AuthorizationCode(
+            code_hash=token_hash(code),
+            client_id=request.client.client_id,
+            user_id=grantee.user.id,
+            sid=grantee.sid,
+            redirect_uri=request.payload.redirect_uri,
+            scope=request.scope or "",
+            nonce=data.get("nonce"),
+            code_challenge=data["code_challenge"],
+            code_challenge_method=data["code_challenge_method"],
+            acr=grantee.acr,
+            auth_time=grantee.auth_time,
+            expires_at=utcnow() + dt.timedelta(seconds=CODE_LIFETIME),
+        )
+        db.session().add(row)
+
+    def query_authorization_code(self, code, client):
+        session = db.session()
+        row = session.scalar(
+            sa.select(AuthorizationCode).where(
+                AuthorizationCode.code_hash == token_hash(code),
+                AuthorizationCode.client_id == client.client_id,
+            )
+        )
+        if row is None:
+            return None
+        if not tokens.claim_once(session, AuthorizationCode, row.id):
+            log.warning("authorization code replayed", extra={"client_id": client.client_id})
+            tokens.revoke_code_tokens(session, row.id)
+            return None
+        return None if row.is_expired() else row
+
+    def delete_authorization_code(self, authorization_code):
+        # Already marked used by query_authorization_code: kept to detect replays.
+        pass
+
+    def authenticate_user(self, authorization_code):
+        login = db.session().get(LoginSession, authorization_code.sid)
+        if login is None or not login.is_active() or login.user.disabled:
+            return None
+        return tokens.Grantee(
+            user=login.user,
+            sid=login.id,
+            acr=authorization_code.acr,
+            auth_time=authorization_code.auth_time,
+            code_id=authorization_code.id,
+        )
+
+
+class RefreshTokenGrant(grants.RefreshTokenGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
+    INCLUDE_NEW_REFRESH_TOKEN = True
+
+    def authenticate_refresh_token(self, refresh_token):
+        session = db.session()
+        row = session.scalar(
+            sa.select(RefreshToken).where(RefreshToken.token_hash == token_hash(refresh_token))
+        )
+        if row is None or not row.check_client(self.request.client):
+            return None
+        if row.is_revoked() or row.is_expired():
+            return None
+        user = session.get(User, row.user_id)
+        if user is None or user.disabled:
+            raise InvalidGrantError("The account is disabled.")
+        if not tokens.claim_once(session, RefreshToken, row.id):
+            self._reuse_detected(session, row, user)
+            return None
+        return row
+
+    def _reuse_detected(self, session, row, user):
+        log.warning("refresh token reused; family revoked", extra={"client_id": row.client_id})
+        tokens.revoke_family(session, row.family_id)
+        data = {"user_id": str(user.id), "username": user.username, "client_id": row.client_id}
+        emit(session, "fr.enrs.identity.token.reuse-detected", str(user.id), data)
+        audit.record(
+            session,
+            str(user.id),
+            "token.reuse-detected",
+            purpose="security",
+            outcome="refused",
+            target=row.client_id,
+        )
+
+    def authenticate_user(self, refresh_token):
+        user = db.session().get(User, refresh_token.user_id)
+        return tokens.Grantee(
+            user=user,
+            sid=refresh_token.sid,
+            acr=refresh_token.acr,
+            auth_time=refresh_token.auth_time,
+            family_id=refresh_token.family_id,
+            parent_id=refresh_token.id,
+        )
+
+    def revoke_old_credential(self, refresh_token):
+        # Already marked used by authenticate_refresh_token: a second use is a reuse.
+        pass
+
+    def create_token_response(self):
+        result = super().create_token_response()
+        user = self.request.user.user
+        session = db.session()
+        client_id = self.client.client_id
+        data = {"user_id": str(user.id), "username": user.username, "client_id": client_id}
+        emit(session, "fr.enrs.identity.token.refreshed", str(user.id), data)
+        audit.record(session, str(user.id), "token.refreshed", purpose="security", target=client_id)
+        return result
+
+
+class ClientCredentialsGrant(grants.ClientCredentialsGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = CONFIDENTIAL_AUTH_METHODS
+
+
+class OAuthServer(AuthorizationServer):
+    """identity's authorization server; clients and tokens live in identity's database."""
+
+    def query_client(self, client_id):
+        return db.session().scalar(sa.select(OAuthClient).where(OAuthClient.client_id == client_id))
+
+    def save_token(self, token, request):
+        tokens.save(db.session(), token, request.client, request.user)
+
+
+def create_server(app):
+    """The authorization server of app, with its grants and endpoints."""
+    from identity.oauth.logout import EndSession
+    from identity.oauth.revocation import Revocation
+
+    server = OAuthServer()
+    server.init_app(app)
+    server.register_token_generator("default", tokens.generate)
+    server.scopes_supported = list(SCOPES)
+    server.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True), OpenIDCode()])
+    server.register_grant(RefreshTokenGrant)
+    server.register_grant(ClientCredentialsGrant)
+    server.register_endpoint(Revocation)
+    server.register_endpoint(EndSession)
+    app.extensions[EXTENSION] = server
+    return server
+
+
+def authorization_server():
+    """The current app's authorization server."""
+    return current_app.extensions[EXTENSION]
+
+
+def decode_own_token(token, token_type="at+jwt"):  # noqa: S107 - a JWT type
+    """Claims of a token identity signed (verified), or None."""
+    from servicekit.auth import InvalidToken, verifier
+
+    try:
+        return verifier().verify(token, expected_type=token_type)
+    except InvalidToken:
+        return None
+    except jwt.PyJWTError:
+        return None

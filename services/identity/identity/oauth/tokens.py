@@ -1,0 +1,184 @@
+"""Issuing and remembering tokens: signed access tokens, refresh-token chains, revocation."""
+
+import dataclasses
+import datetime as dt
+import secrets
+import uuid
+
+import jwt
+import sqlalchemy as sa
+from flask import current_app
+from servicekit import db
+from servicekit.models import utcnow
+
+from identity.oauth import keys
+from identity.oauth.models import (
+    IssuedAccessToken,
+    RefreshToken,
+    token_hash,
+)
+
+MAX_ACCESS_TOKEN_LIFETIME = 300
+
+
+@dataclasses.dataclass
+class Grantee:
+    """The user a grant acts for, with the login session and the chain it belongs to."""
+
+    user: object
+    sid: str  # the LoginSession id
+    acr: str
+    auth_time: dt.datetime
+    code_id: int | None = None
+    family_id: uuid.UUID | None = None
+    parent_id: int | None = None
+
+    def get_user_id(self):
+        return str(self.user.id)
+
+
+def access_token_lifetime(config):
+    return min(int(config.get("ACCESS_TOKEN_LIFETIME", 300)), MAX_ACCESS_TOKEN_LIFETIME)
+
+
+def _access_claims(config, client, grantee, scope, lifetime):
+    now = int(utcnow().timestamp())
+    claims = {
+        "iss": config["OIDC_ISSUER"],
+        "aud": config["OIDC_AUDIENCE"],
+        "iat": now,
+        "exp": now + lifetime,
+        "jti": uuid.uuid4().hex,
+        "scope": scope,
+        "client_id": client.client_id,
+    }
+    if grantee is None:
+        claims.update(sub=client.client_id, roles=list(client.roles or []))
+        return claims
+    user = grantee.user
+    claims.update(sub=str(user.id), roles=list(user.roles or []), sid=grantee.sid, acr=grantee.acr)
+    if user.rpps:
+        claims["rpps"] = user.rpps
+    return claims
+
+
+def sign(claims, token_type):
+    """Claims signed RS256 with the current key; the header names the kid and the type."""
+    kid, private_key = keys.signer(db.session(), current_app.config)
+    return jwt.encode(
+        claims, private_key, algorithm="RS256", headers={"kid": kid, "typ": token_type}
+    )
+
+
+def generate(
+    grant_type, client, user=None, scope=None, expires_in=None, include_refresh_token=True
+):
+    """Authlib's token generator: a JWT access token, and a refresh token when allowed."""
+    config = current_app.config
+    scope = client.get_allowed_scope(scope)
+    lifetime = access_token_lifetime(config)
+    claims = _access_claims(config, client, user, scope, lifetime)
+    token = {
+        "token_type": "Bearer",
+        "access_token": sign(claims, "at+jwt"),
+        "expires_in": lifetime,
+        "scope": scope,
+    }
+    if include_refresh_token and user is not None and "offline_access" in scope.split():
+        token["refresh_token"] = secrets.token_urlsafe(48)
+    return token
+
+
+def save(session, token, client, grantee):
+    """Remember an issued access token (to revoke it) and the refresh token, if any."""
+    claims = jwt.decode(token["access_token"], options={"verify_signature": False})
+    issued = IssuedAccessToken(
+        jti=claims["jti"],
+        client_id=client.client_id,
+        user_id=grantee.user.id if grantee else None,
+        sid=grantee.sid if grantee else None,
+        code_id=grantee.code_id if grantee else None,
+        scope=token.get("scope", ""),
+        expires_at=dt.datetime.fromtimestamp(claims["exp"], dt.UTC),
+    )
+    if grantee is not None and "refresh_token" in token:
+        grantee.family_id = grantee.family_id or uuid.uuid4()
+        session.add(_refresh_row(token, client, grantee))
+    issued.family_id = grantee.family_id if grantee else None
+    session.add(issued)
+
+
+def _refresh_row(token, client, grantee):
+    lifetime = int(current_app.config.get("REFRESH_TOKEN_LIFETIME", 12 * 3600))
+    return RefreshToken(
+        token_hash=token_hash(token["refresh_token"]),
+        family_id=grantee.family_id,
+        parent_id=grantee.parent_id,
+        code_id=grantee.code_id,
+        client_id=client.client_id,
+        user_id=grantee.user.id,
+        sid=grantee.sid,
+        scope=token.get("scope", ""),
+        acr=grantee.acr,
+        auth_time=grantee.auth_time,
+        expires_at=utcnow() + dt.timedelta(seconds=lifetime),
+    )
+
+
+def claim_once(session, model, row_id):
+    """Mark a code or refresh token used; False when it already was (a replay)."""
+    result = session.execute(
+        sa.update(model)
+        .where(model.id == row_id, model.used_at.is_(None))
+        .values(used_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def _revoke(session, model, *conditions):
+    session.execute(
+        sa.update(model)
+        .where(model.revoked_at.is_(None), *conditions)
+        .values(revoked_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+
+
+def revoke_family(session, family_id):
+    """Revoke every refresh token of a rotation chain and the access tokens issued from it."""
+    _revoke(session, RefreshToken, RefreshToken.family_id == family_id)
+    _revoke(session, IssuedAccessToken, IssuedAccessToken.family_id == family_id)
+
+
+def revoke_code_tokens(session, code_id):
+    """Revoke everything issued from one authorization code (it was replayed)."""
+    _revoke(session, RefreshToken, RefreshToken.code_id == code_id)
+    _revoke(session, IssuedAccessToken, IssuedAccessToken.code_id == code_id)
+
+
+def revoke_session_tokens(session, sid):
+    """Revoke the tokens of a login session; the ids of the clients that had tokens in it."""
+    clients = set(
+        session.scalars(sa.select(IssuedAccessToken.client_id).where(IssuedAccessToken.sid == sid))
+    )
+    clients |= set(
+        session.scalars(sa.select(RefreshToken.client_id).where(RefreshToken.sid == sid))
+    )
+    _revoke(session, RefreshToken, RefreshToken.sid == sid)
+    _revoke(session, IssuedAccessToken, IssuedAccessToken.sid == sid)
+    return clients
+
+
+def revoke_user_tokens(session, user_id):
+    """Revoke every refresh and access token of a user."""
+    _revoke(session, RefreshToken, RefreshToken.user_id == user_id)
+    _revoke(session, IssuedAccessToken, IssuedAccessToken.user_id == user_id)
+
+
+def is_access_token_revoked(session, jti):
+    """True when identity revoked the access token with this jti."""
+    revoked_at = session.scalar(
+        sa.select(IssuedAccessToken.revoked_at).where(IssuedAccessToken.jti == jti)
+    )
+    return revoked_at is not None

@@ -1,0 +1,482 @@
+"""The OpenID provider: code flow with PKCE, refresh rotation, client credentials, revocation."""
+
+import base64
+import datetime as dt
+import secrets
+import urllib.parse
+import uuid
+
+import jwt
+import pytest
+import sqlalchemy as sa
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
+from identity.models import User
+from identity.oauth.models import AuthorizationCode, RefreshToken
+from servicekit import db
+from servicekit.auth import InvalidToken, TokenVerifier
+from servicekit.models import AuditEntry, utcnow
+from servicekit.testing import emitted
+
+PORTAL = "portal"
+PORTAL_SECRET = "portal-secret-for-tests-0123456789"
+REDIRECT = "http://127.0.0.1:8000/auth/callback"
+SERVICE = "telemedicine-worker"
+SERVICE_SECRET = "worker-secret-for-tests-0123456789"
+RFC6749_ERRORS = {
+    "invalid_request",
+    "invalid_client",
+    "invalid_grant",
+    "unauthorized_client",
+    "unsupported_grant_type",
+    "invalid_scope",
+}
+
+
+@pytest.fixture
+def settings(settings):
+    """identity verifying the tokens it signs itself, as in production (no test key store)."""
+    own = dict(settings)
+    own.pop("TOKEN_KEYS")
+    own["ACCESS_TOKEN_LIFETIME"] = 300
+    return own
+
+
+@pytest.fixture
+def db_session(app):
+    """A session for arranging and checking rows, outside any app context.
+
+    The shared fixture keeps an app context pushed, which the test client would then reuse for
+    every request (one `g`, one request session for the whole test); production never does that.
+    """
+    session = db.database(app).session_factory()
+    yield session
+    session.close()
+
+
+@pytest.fixture
+def portal(runner):
+    """The portal, registered as a confidential client with the authorization code grant."""
+    result = runner.invoke(
+        args=[
+            *("client", "create", PORTAL, "--secret-stdin", "--redirect-uri", REDIRECT),
+            *("--post-logout-redirect-uri", "http://127.0.0.1:8000/"),
+            *("--grant", "authorization_code", "--grant", "refresh_token"),
+        ],
+        input=PORTAL_SECRET + "\n",
+    )
+    assert result.exit_code == 0, result.output
+    return PORTAL
+
+
+@pytest.fixture
+def telemedicine_worker(runner):
+    """A service calling other services with its own token (client credentials)."""
+    result = runner.invoke(
+        args=[
+            *("client", "create", SERVICE, "--secret-stdin", "--grant", "client_credentials"),
+            *("--scope", "roles", "--role", "stroke-requester"),
+        ],
+        input=SERVICE_SECRET + "\n",
+    )
+    assert result.exit_code == 0, result.output
+    return SERVICE
+
+
+def basic(client_id=PORTAL, secret=PORTAL_SECRET):
+    value = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+    return {"Authorization": f"Basic {value}"}
+
+
+class Flow:
+    """A relying party going through the code flow with PKCE, through a signed-in browser."""
+
+    def __init__(self, client):
+        self.client = client
+        self.verifier = secrets.token_urlsafe(48)
+        self.nonce = secrets.token_urlsafe(16)
+
+    def params(self, **overrides):
+        params = {
+            "response_type": "code",
+            "client_id": PORTAL,
+            "redirect_uri": REDIRECT,
+            "scope": "openid profile email offline_access roles",
+            "state": "etat-123",
+            "nonce": self.nonce,
+            "code_challenge": create_s256_code_challenge(self.verifier),
+            "code_challenge_method": "S256",
+        }
+        params.update(overrides)
+        return {name: value for name, value in params.items() if value is not None}
+
+    def authorize(self, **overrides):
+        return self.client.get("/authorize?" + urllib.parse.urlencode(self.params(**overrides)))
+
+    def code(self, **overrides):
+        response = self.authorize(**overrides)
+        assert response.status_code == 302, response.get_data(as_text=True)
+        location = urllib.parse.urlsplit(response.headers["Location"])
+        query = dict(urllib.parse.parse_qsl(location.query))
+        assert query["state"] == "etat-123"
+        return query["code"]
+
+    def exchange(self, code, verifier=None, headers=None, **form):
+        data = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": REDIRECT,
+            "code_verifier": verifier or self.verifier,
+            **form,
+        }
+        return self.client.post(
+            "/token", data=data, headers=basic() if headers is None else headers
+        )
+
+    def tokens(self):
+        response = self.exchange(self.code())
+        assert response.status_code == 200, response.get_data(as_text=True)
+        return response.get_json()
+
+    def refresh(self, refresh_token):
+        data = {"grant_type": "refresh_token", "refresh_token": refresh_token}
+        return self.client.post("/token", data=data, headers=basic())
+
+
+@pytest.fixture
+def gp_flow(browser, client, gp, portal):
+    """The GP signed in at identity, ready to go through the portal's code flow."""
+    assert browser.sign_in(gp).status_code == 302
+    return Flow(client)
+
+
+class JwksKeys:
+    """A verifier key store built from identity's published /jwks.json, as other services see it."""
+
+    def __init__(self, client):
+        self.jwk_set = jwt.PyJWKSet.from_dict(client.get("/jwks.json").get_json())
+
+    def key(self, kid):
+        for jwk in self.jwk_set.keys:
+            if jwk.key_id == kid:
+                return jwk.key
+        raise InvalidToken("unknown kid")
+
+
+def verifier(app, client):
+    return TokenVerifier(app.config["OIDC_ISSUER"], app.config["OIDC_AUDIENCE"], JwksKeys(client))
+
+
+def bearer(token):
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_it_sends_a_browser_without_a_session_to_the_login_page(client, portal):
+    response = Flow(client).authorize()
+    assert response.status_code == 302
+    location = urllib.parse.urlsplit(response.headers["Location"])
+    assert location.path == "/login"
+    next_url = dict(urllib.parse.parse_qsl(location.query))["next"]
+    assert next_url.startswith("/authorize?") and "code_challenge=" in next_url
+
+
+def test_it_runs_the_code_flow_through_the_login_form(browser, client, gp, portal):
+    flow = Flow(client)
+    next_url = urllib.parse.urlsplit(flow.authorize().headers["Location"])
+    next_url = dict(urllib.parse.parse_qsl(next_url.query))["next"]
+    signed_in = browser.sign_in(gp, next_url=next_url)
+    assert signed_in.headers["Location"] == next_url
+    tokens = flow.exchange(flow.code()).get_json()
+    assert set(tokens) >= {"access_token", "id_token", "refresh_token", "expires_in"}
+    assert tokens["token_type"] == "Bearer" and tokens["expires_in"] <= 300
+
+
+def test_its_access_tokens_pass_the_services_token_verifier(app, client, gp, gp_flow):
+    tokens = gp_flow.tokens()
+    claims = verifier(app, client).verify(tokens["access_token"])
+    header = jwt.get_unverified_header(tokens["access_token"])
+    assert header["typ"] == "at+jwt" and header["alg"] == "RS256" and header["kid"]
+    assert claims["sub"] == gp.id and claims["aud"] == "enrs-api"
+    assert claims["roles"] == ["clinician"] and claims["rpps"] == "10001234567"
+    assert claims["client_id"] == PORTAL and claims["acr"] == "mfa" and claims["sid"]
+    assert claims["exp"] - claims["iat"] <= 300 and claims["jti"]
+    assert set(claims["scope"].split()) == {"openid", "profile", "email", "offline_access", "roles"}
+
+
+def test_its_id_token_is_for_the_client_and_carries_the_nonce(app, client, gp, gp_flow):
+    tokens = gp_flow.tokens()
+    header = jwt.get_unverified_header(tokens["id_token"])
+    assert header["typ"] == "JWT" and header["kid"]
+    key = JwksKeys(client).key(header["kid"])
+    claims = jwt.decode(
+        tokens["id_token"],
+        key,
+        algorithms=["RS256"],
+        audience=PORTAL,
+        issuer=app.config["OIDC_ISSUER"],
+    )
+    assert claims["sub"] == gp.id and claims["nonce"] == gp_flow.nonce
+    assert claims["given_name"] == "Claire" and claims["family_name"] == "Martin"
+    assert claims["name"] == "Claire Martin" and claims["preferred_username"] == gp.username
+    assert claims["acr"] == "mfa" and claims["sid"] and claims["auth_time"] <= claims["iat"]
+    with pytest.raises(InvalidToken):
+        verifier(app, client).verify(tokens["id_token"])
+
+
+@pytest.mark.parametrize(
+    "redirect_uri",
+    [
+        REDIRECT + "/",
+        "http://127.0.0.1:8001/auth/callback",
+        REDIRECT + "?next=/admin",
+        "http://127.0.0.1:8000/AUTH/callback",
+        "HTTP://127.0.0.1:8000/auth/callback",
+        "http://127.0.0.1:8000/auth/call",
+        "http://127.0.0.1:8000/auth/callback.evil.example",
+        "https://evil.example/auth/callback",
+    ],
+)
+def test_it_refuses_a_redirect_uri_that_is_not_registered_exactly(gp_flow, redirect_uri):
+    response = gp_flow.authorize(redirect_uri=redirect_uri)
+    assert response.status_code == 400
+    assert "Location" not in response.headers
+    assert "Demande refusée" in response.get_data(as_text=True)
+
+
+def test_it_refuses_an_authorization_request_without_a_redirect_uri(gp_flow):
+    response = gp_flow.authorize(redirect_uri=None)
+    assert response.status_code == 400 and "Location" not in response.headers
+
+
+def test_it_refuses_an_unknown_client_without_redirecting(gp_flow):
+    response = gp_flow.authorize(client_id="intruder")
+    assert response.status_code == 400 and "Location" not in response.headers
+
+
+@pytest.mark.parametrize(
+    "pkce",
+    [
+        {"code_challenge": None, "code_challenge_method": None},
+        {"code_challenge_method": None},
+        {"code_challenge_method": "plain"},
+        {"code_challenge": "too-short"},
+    ],
+    ids=["missing", "method-missing", "plain", "malformed"],
+)
+def test_it_refuses_an_authorization_request_without_an_s256_challenge(gp_flow, pkce):
+    response = gp_flow.authorize(**pkce)
+    assert response.status_code == 302
+    location = urllib.parse.urlsplit(response.headers["Location"])
+    query = dict(urllib.parse.parse_qsl(location.query))
+    assert location._replace(query="").geturl() == REDIRECT
+    assert query["error"] == "invalid_request" and query["state"] == "etat-123"
+    assert "code" not in query
+
+
+@pytest.mark.parametrize("response_type", ["token", "id_token", "code token", "code id_token"])
+def test_it_has_no_implicit_or_hybrid_flow(gp_flow, response_type):
+    response = gp_flow.authorize(response_type=response_type)
+    query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(response.headers["Location"]).query))
+    assert query["error"] == "unsupported_response_type" and "code" not in query
+
+
+def test_it_refuses_a_wrong_code_verifier(gp_flow):
+    response = gp_flow.exchange(gp_flow.code(), verifier=secrets.token_urlsafe(48))
+    assert response.status_code == 400 and response.get_json()["error"] == "invalid_grant"
+
+
+def test_it_refuses_a_token_request_with_another_redirect_uri(gp_flow):
+    response = gp_flow.exchange(gp_flow.code(), redirect_uri=REDIRECT + "/")
+    assert response.status_code == 400 and response.get_json()["error"] == "invalid_grant"
+
+
+def test_a_replayed_code_is_refused_and_revokes_the_first_tokens(gp_flow, client):
+    code = gp_flow.code()
+    first = gp_flow.exchange(code).get_json()
+    assert client.get("/userinfo", headers=bearer(first["access_token"])).status_code == 200
+    replay = gp_flow.exchange(code)
+    assert replay.status_code == 400 and replay.get_json()["error"] == "invalid_grant"
+    assert client.get("/userinfo", headers=bearer(first["access_token"])).status_code == 401
+    assert gp_flow.refresh(first["refresh_token"]).get_json()["error"] == "invalid_grant"
+
+
+def test_a_code_older_than_sixty_seconds_is_refused(gp_flow, db_session):
+    code = gp_flow.code()
+    row = db_session.scalar(sa.select(AuthorizationCode))
+    assert row.expires_at - row.created_at <= dt.timedelta(seconds=60)
+    row.expires_at = utcnow() - dt.timedelta(seconds=1)
+    db_session.commit()
+    response = gp_flow.exchange(code)
+    assert response.status_code == 400 and response.get_json()["error"] == "invalid_grant"
+
+
+def test_a_code_is_stored_hashed(gp_flow, db_session):
+    code = gp_flow.code()
+    row = db_session.scalar(sa.select(AuthorizationCode))
+    assert code not in row.code_hash and len(row.code_hash) == 64
+
+
+def test_a_refresh_rotates_the_refresh_token(gp_flow, db_session, gp):
+    first = gp_flow.tokens()
+    response = gp_flow.refresh(first["refresh_token"])
+    assert response.status_code == 200, response.get_data(as_text=True)
+    second = response.get_json()
+    assert second["refresh_token"] != first["refresh_token"]
+    assert second["access_token"] != first["access_token"]
+    assert gp_flow.refresh(second["refresh_token"]).status_code == 200
+    rows = db_session.scalars(sa.select(RefreshToken).order_by(RefreshToken.id)).all()
+    assert len({row.family_id for row in rows}) == 1 and rows[1].parent_id == rows[0].id
+    refreshed = emitted(db_session, "fr.enrs.identity.token.refreshed")
+    assert [event.data for event in refreshed] == 2 * [
+        {"user_id": gp.id, "username": gp.username, "client_id": PORTAL}
+    ]
+    audited = db_session.scalars(
+        sa.select(AuditEntry).where(AuditEntry.action == "token.refreshed")
+    ).all()
+    assert [entry.actor for entry in audited] == [gp.id, gp.id]
+
+
+def test_a_reused_refresh_token_revokes_its_whole_family(gp_flow, db_session, gp, client):
+    first = gp_flow.tokens()
+    second = gp_flow.refresh(first["refresh_token"]).get_json()
+    reuse = gp_flow.refresh(first["refresh_token"])
+    assert reuse.status_code == 400 and reuse.get_json()["error"] == "invalid_grant"
+    assert gp_flow.refresh(second["refresh_token"]).get_json()["error"] == "invalid_grant"
+    assert client.get("/userinfo", headers=bearer(second["access_token"])).status_code == 401
+    detected = emitted(db_session, "fr.enrs.identity.token.reuse-detected")
+    assert [event.data["user_id"] for event in detected] == [gp.id]
+
+
+def test_a_disabled_users_refresh_is_refused(gp_flow, db_session, gp):
+    tokens = gp_flow.tokens()
+    db_session.get(User, uuid.UUID(gp.id)).disabled = True
+    db_session.commit()
+    response = gp_flow.refresh(tokens["refresh_token"])
+    assert response.status_code == 400 and response.get_json()["error"] == "invalid_grant"
+
+
+def test_a_refresh_token_of_another_client_is_refused(gp_flow, client, telemedicine_worker):
+    tokens = gp_flow.tokens()
+    data = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+    response = client.post("/token", data=data, headers=basic(SERVICE, SERVICE_SECRET))
+    assert response.status_code == 400
+    assert response.get_json()["error"] in {"invalid_grant", "unauthorized_client"}
+    assert gp_flow.refresh(tokens["refresh_token"]).status_code == 200
+
+
+def test_no_refresh_token_without_offline_access(gp_flow):
+    response = gp_flow.exchange(gp_flow.code(scope="openid profile"))
+    assert response.status_code == 200 and "refresh_token" not in response.get_json()
+
+
+def test_a_service_gets_a_token_with_its_roles_by_client_credentials(
+    app, client, telemedicine_worker
+):
+    response = client.post(
+        "/token", data={"grant_type": "client_credentials"}, headers=basic(SERVICE, SERVICE_SECRET)
+    )
+    assert response.status_code == 200, response.get_data(as_text=True)
+    body = response.get_json()
+    assert "refresh_token" not in body
+    claims = verifier(app, client).verify(body["access_token"])
+    assert claims["sub"] == SERVICE and claims["client_id"] == SERVICE
+    assert claims["roles"] == ["stroke-requester"]
+
+
+def test_client_credentials_need_the_right_secret(client, telemedicine_worker):
+    response = client.post(
+        "/token", data={"grant_type": "client_credentials"}, headers=basic(SERVICE, "wrong" * 8)
+    )
+    assert response.status_code == 401 and response.get_json()["error"] == "invalid_client"
+
+
+def test_the_portal_may_not_use_client_credentials(client, portal):
+    response = client.post("/token", data={"grant_type": "client_credentials"}, headers=basic())
+    assert response.status_code == 400 and response.get_json()["error"] == "unauthorized_client"
+
+
+def test_userinfo_tells_who_the_token_is_for(gp_flow, client, gp):
+    tokens = gp_flow.tokens()
+    response = client.get("/userinfo", headers=bearer(tokens["access_token"]))
+    assert response.status_code == 200
+    assert response.get_json() == {
+        "sub": gp.id,
+        "name": "Claire Martin",
+        "given_name": "Claire",
+        "family_name": "Martin",
+        "preferred_username": gp.username,
+        "email": f"{gp.username}@example.org",
+        "roles": ["clinician"],
+        "rpps": "10001234567",
+    }
+
+
+def test_userinfo_refuses_a_request_without_a_token(client):
+    response = client.get("/userinfo")
+    assert response.status_code == 401 and "Bearer" in response.headers["WWW-Authenticate"]
+
+
+def test_a_revoked_refresh_token_no_longer_refreshes(gp_flow, client):
+    tokens = gp_flow.tokens()
+    data = {"token": tokens["refresh_token"], "token_type_hint": "refresh_token"}
+    assert client.post("/revoke", data=data, headers=basic()).status_code == 200
+    assert gp_flow.refresh(tokens["refresh_token"]).get_json()["error"] == "invalid_grant"
+
+
+def test_a_revoked_access_token_no_longer_reads_userinfo(gp_flow, client):
+    tokens = gp_flow.tokens()
+    data = {"token": tokens["access_token"], "token_type_hint": "access_token"}
+    assert client.post("/revoke", data=data, headers=basic()).status_code == 200
+    assert client.get("/userinfo", headers=bearer(tokens["access_token"])).status_code == 401
+
+
+def test_revoking_an_unknown_token_answers_200(client, portal):
+    response = client.post("/revoke", data={"token": "nothing-like-a-token"}, headers=basic())
+    assert response.status_code == 200
+
+
+def test_revocation_needs_the_client_to_authenticate(gp_flow, client):
+    tokens = gp_flow.tokens()
+    response = client.post("/revoke", data={"token": tokens["refresh_token"]})
+    assert response.status_code in (400, 401) and response.get_json()["error"] == "invalid_client"
+    assert gp_flow.refresh(tokens["refresh_token"]).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("data", "headers"),
+    [
+        ({}, None),
+        ({"grant_type": "password", "username": "x", "password": "y"}, None),
+        ({"grant_type": "implicit"}, None),
+        ({"grant_type": "urn:ietf:params:oauth:grant-type:device_code"}, None),
+        ({"grant_type": "authorization_code"}, None),
+        ({"grant_type": "authorization_code", "code": "nope", "redirect_uri": REDIRECT}, None),
+        ({"grant_type": "refresh_token"}, None),
+        ({"grant_type": "refresh_token", "refresh_token": "x" * 5000}, None),
+        ({"grant_type": "authorization_code", "code": "x"}, {"Authorization": "Basic !!!"}),
+        ({"grant_type": "authorization_code", "code": "x"}, {"Authorization": "Basic"}),
+        ({"grant_type": "client_credentials"}, {"Authorization": "Bearer abc"}),
+        ({"grant_type": "client_credentials", "client_id": "ghost", "client_secret": "s"}, {}),
+        ({"grant_type": "refresh_token", "refresh_token": "a", "client_id": PORTAL}, {}),
+        ({"grant_type": ["authorization_code", "refresh_token"], "code": "x"}, None),
+    ],
+)
+def test_a_malformed_token_request_gets_an_rfc6749_error_never_a_500(client, portal, data, headers):
+    response = client.post("/token", data=data, headers=basic() if headers is None else headers)
+    assert 400 <= response.status_code < 500
+    assert response.get_json()["error"] in RFC6749_ERRORS
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        ('{"grant_type": "client_credentials"}', "application/json"),
+        ("\x00\xff", "application/x-www-form-urlencoded"),
+        ("grant_type=%zz", "application/x-www-form-urlencoded"),
+    ],
+)
+def test_a_token_request_with_a_strange_body_gets_an_rfc6749_error(
+    client, portal, body, content_type
+):
+    response = client.post("/token", data=body, content_type=content_type, headers=basic())
+    assert 400 <= response.status_code < 500
+    assert response.get_json()["error"] in RFC6749_ERRORS
