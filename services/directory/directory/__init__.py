@@ -1,0 +1,1 @@
+"""ENRS directory: practitioners, organisations and mailboxes from the national extracts."""

@@ -1,0 +1,59 @@
+"""Measure the extract layer: generation speed, parse throughput and peak memory."""
+
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+from directory.extract.reader import ExtractReader, Record
+from directory.extract.records import RecentOrganisations, professionals
+from directory.extract.synthetic import generate
+from directory.extract.valuesets import load_value_sets
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def parse_and_group(path: Path) -> dict:
+    """Read an extract, group its professionals and organisations; return counts and timing."""
+    reader = ExtractReader(path, value_sets=load_value_sets())
+    recent = RecentOrganisations()
+    people = organisations = 0
+    started = time.perf_counter()
+    records = (item for item in reader if isinstance(item, Record))
+    for person in professionals(records):
+        people += 1
+        organisations += sum(1 for org in person.organisations if recent.is_new(org))
+    seconds = time.perf_counter() - started
+    stats = reader.stats
+    return {
+        "lines": stats.lines,
+        "records": stats.records,
+        "rejected": stats.rejected,
+        "warned": stats.warned,
+        "professionals": people,
+        "organisations": organisations,
+        "parse_seconds": round(seconds, 3),
+        "parse_lines_per_second": round(stats.lines / seconds),
+    }
+
+
+def measure(rows: int, workdir: Path | str | None = None, seed: int = 1) -> dict:
+    """Generate `rows` lines, then parse and group them; figures for bench/directory.py."""
+    with tempfile.TemporaryDirectory(dir=workdir) as folder:
+        path = Path(folder) / "PS_LibreAcces_Personne_activite.txt"
+        started = time.perf_counter()
+        generate(path, rows, seed=seed)
+        generated = time.perf_counter() - started
+        rss_before = peak_rss_mb()
+        figures = parse_and_group(path)
+        return {
+            "rows": rows,
+            "file_mb": round(path.stat().st_size / 1e6, 1),
+            "generate_lines_per_second": round(rows / generated),
+            **figures,
+            "peak_rss_mb_before_parse": round(rss_before, 1),
+            "peak_rss_mb": round(peak_rss_mb(), 1),
+        }

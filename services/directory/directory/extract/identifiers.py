@@ -1,0 +1,128 @@
+"""Identifier checks: a malformed value blocks the line, a wrong check key only warns.
+
+Official test identities of the national directory carry invalid keys on purpose, so a key
+mismatch can never be a reason to drop a professional or an organisation.
+"""
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from stdnum import luhn
+from stdnum.exceptions import InvalidChecksum, ValidationError
+from stdnum.fr import siren, siret
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """What is wrong with one value; blocking findings reject the whole line."""
+
+    reason: str
+    blocking: bool
+
+
+def reject(reason: str) -> Finding:
+    """A finding that rejects the line."""
+    return Finding(reason, blocking=True)
+
+
+def warn(reason: str) -> Finding:
+    """A finding that keeps the line and reports a warning."""
+    return Finding(reason, blocking=False)
+
+
+# Organisation identifiers repeat on every activity line of the site: a bounded cache
+# spares the key computations without growing with the file.
+_cached = lru_cache(maxsize=1 << 16)
+
+_ADELI = re.compile(r"[0-9A-Z]{9}")
+_FINESS = re.compile(r"(?:\d{2}|2A|2B)\d{7}")
+_POSTCODE = re.compile(r"\d{5}")
+_COMMUNE = re.compile(r"(?:\d{2}|2A|2B)\d{3}")
+_EMAIL = re.compile(r"[^@\s|]+@[^@\s|]+\.[^@\s|.]+")
+
+
+def _digits(value: str, length: int) -> bool:
+    return len(value) == length and value.isascii() and value.isdigit()
+
+
+@_cached
+def check_rpps(value: str) -> Finding | None:
+    """RPPS: 11 digits whose last one is a Luhn key."""
+    if not _digits(value, 11):
+        return reject("RPPS mal formé : 11 chiffres attendus")
+    if not luhn.is_valid(value):
+        return warn("clé de contrôle RPPS incorrecte")
+    return None
+
+
+def check_adeli(value: str) -> Finding | None:
+    """ADELI: 9 characters (digits, or 2A / 2B for Corsica)."""
+    if not _ADELI.fullmatch(value):
+        return reject("ADELI mal formé : 9 caractères attendus")
+    return None
+
+
+def finess_key_digits(value: str) -> str:
+    """The digits the FINESS Luhn key covers: Corsica's 2A / 2B count as 20."""
+    return "20" + value[2:] if value[:2] in ("2A", "2B") else value
+
+
+@_cached
+def check_finess(value: str) -> Finding | None:
+    """FINESS: 9 characters, a department (2A / 2B for Corsica) then digits, Luhn key last."""
+    if not _FINESS.fullmatch(value):
+        return reject("FINESS mal formé : 9 caractères attendus")
+    if not luhn.is_valid(finess_key_digits(value)):
+        return warn("clé de contrôle FINESS incorrecte")
+    return None
+
+
+def _check_stdnum(module, value: str, label: str, length: int) -> Finding | None:
+    if not _digits(value, length):
+        return reject(f"{label} mal formé : {length} chiffres attendus")
+    try:
+        module.validate(value)
+    except InvalidChecksum:
+        return warn(f"clé de contrôle {label} incorrecte")
+    except ValidationError:
+        return reject(f"{label} invalide")
+    return None
+
+
+@_cached
+def check_siret(value: str) -> Finding | None:
+    """SIRET: 14 digits; its key (Luhn, La Poste's own rule) only warns."""
+    return _check_stdnum(siret, value, "SIRET", 14)
+
+
+@_cached
+def check_siren(value: str) -> Finding | None:
+    """SIREN: 9 digits; its Luhn key only warns."""
+    return _check_stdnum(siren, value, "SIREN", 9)
+
+
+def check_postcode(value: str) -> Finding | None:
+    """French postcode: 5 digits (a bad one only warns: it does not identify anything)."""
+    if not _POSTCODE.fullmatch(value):
+        return warn("code postal mal formé : 5 chiffres attendus")
+    return None
+
+
+def check_commune(value: str) -> Finding | None:
+    """INSEE commune code: 5 characters, Corsica 2A / 2B included."""
+    if not _COMMUNE.fullmatch(value):
+        return warn("code commune INSEE mal formé : 5 caractères attendus")
+    return None
+
+
+def email_shape(value: str) -> bool:
+    """Whether the value looks like an e-mail address (local@domain.tld)."""
+    return _EMAIL.fullmatch(value) is not None
+
+
+def check_email(value: str) -> Finding | None:
+    """A contact e-mail of bad shape warns; the line stays."""
+    if not email_shape(value):
+        return warn("adresse e-mail mal formée")
+    return None

@@ -1,0 +1,222 @@
+"""Stream an extract (plain file or zip) line by line: records, rejections and progress.
+
+Memory stays constant: one line is decoded, split and checked at a time. Bytes are read and
+decoded per line so that invalid UTF-8 rejects that line only.
+"""
+
+import os
+import zipfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from directory.extract.formats import ExtractFormat, detect
+from directory.extract.rules import RULES
+from directory.extract.valuesets import ValueSets, load_value_sets
+
+ProgressCallback = Callable[[int, int], None]
+TEXT_SUFFIXES = (".txt", ".csv")
+PROGRESS_EVERY = 1 << 20
+
+
+class ExtractError(Exception):
+    """The file cannot be read as an extract at all (no header, unknown columns, bad zip)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """A warning on a kept line: where and why."""
+
+    line: int
+    column: str | None
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A line left out of the import: its number, the column at fault (if one) and why."""
+
+    line: int
+    column: str | None
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """A kept line: its number, its fields by declared column name and its warnings."""
+
+    line: int
+    fields: dict[str, str]
+    warnings: tuple[Problem, ...] = ()
+
+
+@dataclass
+class Stats:
+    """Running counts of one read."""
+
+    lines: int = 0
+    records: int = 0
+    rejected: int = 0
+    warned: int = 0
+    warnings: int = 0
+    bytes_read: int = 0
+    total_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class Header:
+    """The layout a file's header declares: its columns and whether lines end with `|`."""
+
+    fmt: ExtractFormat
+    columns: tuple[str, ...]
+    trailing: bool
+    absent: tuple[str, ...] = field(default=())
+
+
+def _text_member(archive: zipfile.ZipFile) -> zipfile.ZipInfo:
+    members = [i for i in archive.infolist() if i.filename.lower().endswith(TEXT_SUFFIXES)]
+    if len(members) != 1:
+        raise ExtractError("l'archive doit contenir exactement un fichier .txt ou .csv")
+    return members[0]
+
+
+@contextmanager
+def open_source(path: Path | str) -> Iterator[tuple[BinaryIO, int]]:
+    """Open the extract or the single text file of its zip; yield (binary stream, total bytes)."""
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            member = _text_member(archive)
+            with archive.open(member) as stream:
+                yield stream, member.file_size
+    else:
+        with open(path, "rb", buffering=PROGRESS_EVERY) as stream:
+            yield stream, os.path.getsize(path)
+
+
+def read_header(raw: bytes, fmt: ExtractFormat | None = None) -> Header:
+    """Map the header cells to the declared columns of the (given or detected) format."""
+    try:
+        cells = raw.decode("utf-8-sig").rstrip("\r\n").split("|")
+    except UnicodeDecodeError as exc:
+        raise ExtractError("en-tête illisible : UTF-8 invalide") from exc
+    trailing = len(cells) > 1 and cells[-1] == ""
+    if trailing:
+        cells.pop()
+    fmt = fmt or detect(cells)
+    if fmt is None:
+        raise ExtractError("format d'extraction non reconnu d'après l'en-tête")
+    columns = tuple(_declared(fmt, cell) for cell in cells)
+    if len(set(columns)) != len(columns):
+        raise ExtractError("colonne en double dans l'en-tête")
+    lacking = [c for c in fmt.mandatory if c not in columns]
+    if lacking:
+        raise ExtractError(f"colonne obligatoire absente de l'en-tête : {lacking[0]}")
+    absent = tuple(c for c in fmt.columns if c not in columns)
+    return Header(fmt, columns, trailing, absent)
+
+
+def _declared(fmt: ExtractFormat, cell: str) -> str:
+    column = fmt.canonical(cell)
+    if column is None:
+        raise ExtractError(f"colonne inconnue dans l'en-tête : {cell.strip()}")
+    return column
+
+
+class ExtractReader:
+    """Iterate over an extract's lines as Record or Rejection, counting as it goes."""
+
+    def __init__(
+        self,
+        path: Path | str,
+        fmt: ExtractFormat | None = None,
+        value_sets: ValueSets | None = None,
+        on_progress: ProgressCallback | None = None,
+    ):
+        self.path = path
+        self.fmt = fmt
+        self.value_sets = value_sets or load_value_sets()
+        self.on_progress = on_progress
+        self.stats = Stats()
+        self.header: Header | None = None
+
+    def __iter__(self) -> Iterator[Record | Rejection]:
+        with open_source(self.path) as (stream, total):
+            self.stats.total_bytes = total
+            first = stream.readline()
+            if not first:
+                raise ExtractError("fichier vide : en-tête absent")
+            self.header = read_header(first, self.fmt)
+            self.fmt = self.header.fmt
+            self._advance(len(first), force=True)
+            yield from self._lines(stream)
+            self._advance(0, force=True)
+
+    def _lines(self, stream: BinaryIO) -> Iterator[Record | Rejection]:
+        parse = LineParser(self.header, self.value_sets)
+        stats = self.stats
+        number = 1
+        for raw in stream:
+            number += 1
+            self._advance(len(raw))
+            if not raw.strip():
+                continue
+            item = parse(number, raw)
+            stats.lines += 1
+            if isinstance(item, Rejection):
+                stats.rejected += 1
+            else:
+                stats.records += 1
+                if item.warnings:
+                    stats.warned += 1
+                    stats.warnings += len(item.warnings)
+            yield item
+
+    def _advance(self, size: int, force: bool = False) -> None:
+        before = self.stats.bytes_read
+        self.stats.bytes_read = after = before + size
+        crossed = after // PROGRESS_EVERY != before // PROGRESS_EVERY
+        if self.on_progress is not None and (force or crossed):
+            self.on_progress(after, self.stats.total_bytes)
+
+
+class LineParser:
+    """Decode, split and validate one line against a header's layout."""
+
+    def __init__(self, header: Header, value_sets: ValueSets):
+        self.columns = header.columns
+        self.trailing = header.trailing
+        self.expected = len(header.columns) + (1 if header.trailing else 0)
+        self.blank = dict.fromkeys(header.absent, "")
+        self.rule = RULES[header.fmt.name]
+        self.value_sets = value_sets
+
+    def __call__(self, number: int, raw: bytes) -> Record | Rejection:
+        """A Record, or a Rejection naming the first blocking problem of the line."""
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            reason = f"UTF-8 invalide (octet 0x{raw[exc.start]:02x} en position {exc.start + 1})"
+            return Rejection(number, None, reason)
+        # Spaces padding a field are dropped in one pass over the line, not field by field.
+        parts = text.rstrip("\r\n").replace(" |", "|").replace("| ", "|").split("|")
+        if len(parts) != self.expected or (self.trailing and parts[-1]):
+            return Rejection(number, None, self._count_reason(parts))
+        fields = dict(zip(self.columns, parts, strict=False))
+        if self.blank:
+            fields.update(self.blank)
+        return self._validated(number, fields)
+
+    def _count_reason(self, parts: list[str]) -> str:
+        found = len(parts) - 1 if self.trailing and not parts[-1] else len(parts)
+        wanted = len(self.columns)
+        return f"nombre de colonnes incorrect : {wanted} attendues, {found} trouvées"
+
+    def _validated(self, number: int, fields: dict[str, str]) -> Record | Rejection:
+        warnings = []
+        for column, finding in self.rule(fields, self.value_sets):
+            if finding.blocking:
+                return Rejection(number, column, finding.reason)
+            warnings.append(Problem(number, column, finding.reason))
+        return Record(number, fields, tuple(warnings))

@@ -1,0 +1,321 @@
+"""Domain records built from extract lines, each with a content fingerprint.
+
+The extracts carry no update dates, so an importer tells "changed" from "unchanged" by comparing
+a stable hash of the normalised fields (the fingerprint) with the one it stored last time.
+
+Grouping assumption: the national extract writes the lines of one professional one after the
+other, and `professionals()` groups such runs without holding more than one professional in
+memory. Correctness does not depend on it: a professional whose lines are split yields two
+partial records with the same national id, and `Professional.merged_with` combines them into the
+record a contiguous run would have given (the fingerprint does not depend on activity order).
+The importer therefore upserts into a per-import staging table keyed by national id, merging a
+partial record into the row already staged, then diffs staging against the stored fingerprints
+in one query: Python memory stays constant whatever the order of lines.
+"""
+
+import hashlib
+import re
+import unicodedata
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+
+from directory.extract.reader import Record
+
+# NUL cannot occur in an extract field and, unlike \x1f, is not whitespace for str.split.
+_SEPARATOR = "\x00"
+_ODD_SPACES = re.compile(r"\s{2,}|[^\S ]")
+_AROUND_SEPARATOR = re.compile(" ?\x00 ?")
+
+
+def normalise(value: str) -> str:
+    """NFC, single spaces, no surrounding blanks: what a fingerprint sees of a field."""
+    return " ".join(unicodedata.normalize("NFC", value).split())
+
+
+def fingerprint(values: Iterable[str]) -> str:
+    """A stable 128-bit hex digest of the normalised values, in order."""
+    joined = _SEPARATOR.join(values)
+    if not unicodedata.is_normalized("NFC", joined):
+        joined = unicodedata.normalize("NFC", joined)
+    # Same result as normalising each value, in passes over one string instead of many.
+    joined = _ODD_SPACES.sub(" ", joined)
+    if " \x00" in joined or "\x00 " in joined:
+        joined = _AROUND_SEPARATOR.sub(_SEPARATOR, joined)
+    joined = joined.strip(" ")
+    return hashlib.blake2b(joined.encode("utf-8"), digest_size=16).hexdigest()
+
+
+def _content(record) -> list[str]:
+    return [getattr(record, name) for name in record.__slots__ if name != "fingerprint"]
+
+
+@dataclass(frozen=True, slots=True)
+class Organisation:
+    """A place where professionals work, keyed by FINESS site, else SIRET, else technical id."""
+
+    key: str
+    finess: str
+    finess_ej: str
+    siret: str
+    siren: str
+    technical_id: str
+    name: str
+    trade_name: str
+    street_number: str
+    street_type: str
+    street: str
+    postcode: str
+    commune_code: str
+    commune: str
+    country: str
+    phone: str
+    email: str
+    department: str
+    sector_code: str
+    fingerprint: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Activity:
+    """One line of the personne-activité extract: what a professional does, and where."""
+
+    profession_code: str
+    profession: str
+    category_code: str
+    savoir_faire_type: str
+    savoir_faire_code: str
+    savoir_faire: str
+    mode_code: str
+    mode: str
+    role_code: str
+    role: str
+    genre_code: str
+    organisation_key: str
+    fingerprint: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Professional:
+    """A professional, identified nationally (8 + RPPS or 0 + ADELI), with all activities."""
+
+    national_id: str
+    id_type: str
+    identifier: str
+    civilite_code: str
+    civilite_exercice_code: str
+    family_name: str
+    given_name: str
+    professions: tuple[str, ...]
+    activities: tuple[Activity, ...]
+    organisations: tuple[Organisation, ...]
+    fingerprint: str = ""
+
+    def merged_with(self, other: "Professional") -> "Professional":
+        """The record one contiguous run would give for both partial records of this id."""
+        return _professional(
+            self, self.activities + other.activities, self.organisations + other.organisations
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Mailbox:
+    """An MSSanté mailbox: its address, type (PER, ORG, APP, CAB) and owner."""
+
+    address: str
+    kind: str
+    owner_national_id: str
+    structure_id: str
+    service: str
+    family_name: str
+    given_name: str
+    profession_code: str
+    savoir_faire_code: str
+    organisation_name: str
+    postcode: str
+    fingerprint: str = ""
+
+
+def organisation_key(f: dict[str, str]) -> str:
+    """The key an organisation is known by: FINESS site, else SIRET, else technical id."""
+    if f["Numéro FINESS site"]:
+        return "finess:" + f["Numéro FINESS site"]
+    if f["Numéro SIRET site"]:
+        return "siret:" + f["Numéro SIRET site"]
+    if f["Identifiant technique de la structure"]:
+        return "id:" + f["Identifiant technique de la structure"]
+    return ""
+
+
+_ORGANISATION_COLUMNS = (
+    "Numéro FINESS site",
+    "Numéro FINESS établissement juridique",
+    "Numéro SIRET site",
+    "Numéro SIREN site",
+    "Identifiant technique de la structure",
+    "Raison sociale site",
+    "Enseigne commerciale site",
+    "Numéro Voie (coord. structure)",
+    "Code type de voie (coord. structure)",
+    "Libellé Voie (coord. structure)",
+    "Code postal (coord. structure)",
+    "Code commune (coord. structure)",
+    "Libellé commune (coord. structure)",
+    "Code pays (coord. structure)",
+    "Téléphone (coord. structure)",
+    "Adresse e-mail (coord. structure)",
+    "Code Département (structure)",
+    "Code secteur d'activité",
+)
+
+
+def organisation_from(f: dict[str, str]) -> Organisation | None:
+    """The organisation an activity line names, or None for an activity without one."""
+    key = organisation_key(f)
+    if not key:
+        return None
+    return _organisation((key, *(f[column] for column in _ORGANISATION_COLUMNS)))
+
+
+# A site appears on the line of every professional working there: a bounded cache builds
+# each one once while it is in use.
+@lru_cache(maxsize=1 << 14)
+def _organisation(values: tuple[str, ...]) -> Organisation:
+    return Organisation(*values, fingerprint=fingerprint(values))
+
+
+_ACTIVITY_COLUMNS = (
+    "Code profession",
+    "Libellé profession",
+    "Code catégorie professionnelle",
+    "Code type savoir-faire",
+    "Code savoir-faire",
+    "Libellé savoir-faire",
+    "Code mode exercice",
+    "Libellé mode exercice",
+    "Code rôle",
+    "Libellé rôle",
+    "Code genre activité",
+)
+
+
+def activity_from(f: dict[str, str]) -> Activity:
+    """The activity one personne-activité line describes."""
+    values = (*(f[column] for column in _ACTIVITY_COLUMNS), organisation_key(f))
+    return Activity(*values, fingerprint=fingerprint(values))
+
+
+def _professional(first, activities, organisations) -> Professional:
+    # Sorted so that the fingerprint ignores line order and duplicates collapse.
+    acts = tuple(sorted({a.fingerprint: a for a in activities}.values(), key=_by_fingerprint))
+    orgs = tuple(sorted({o.key: o for o in organisations}.values(), key=lambda o: o.key))
+    professions = tuple(sorted({a.profession_code for a in acts if a.profession_code}))
+    identity = (
+        first.national_id,
+        first.id_type,
+        first.identifier,
+        first.civilite_code,
+        first.civilite_exercice_code,
+        first.family_name,
+        first.given_name,
+    )
+    own = fingerprint((*identity, *professions, *(a.fingerprint for a in acts)))
+    return Professional(*identity, professions, acts, orgs, fingerprint=own)
+
+
+def _by_fingerprint(activity: Activity) -> str:
+    return activity.fingerprint
+
+
+_ID_TYPES = {"8": "RPPS", "0": "ADELI"}
+
+
+def professional_from(lines: list[dict[str, str]]) -> Professional:
+    """One professional from the (non-empty) list of its lines' fields."""
+    f = lines[0]
+    first = Professional(
+        national_id=f["Identification nationale PP"],
+        id_type=_ID_TYPES.get(f["Type d'identifiant PP"], f["Type d'identifiant PP"]),
+        identifier=f["Identifiant PP"],
+        civilite_code=f["Code civilité"],
+        civilite_exercice_code=f["Code civilité d'exercice"],
+        family_name=f["Nom d'exercice"],
+        given_name=f["Prénom d'exercice"],
+        professions=(),
+        activities=(),
+        organisations=(),
+    )
+    organisations = [org for org in map(organisation_from, lines) if org is not None]
+    return _professional(first, [activity_from(line) for line in lines], organisations)
+
+
+def professionals(records: Iterable[Record]) -> Iterator[Professional]:
+    """Group runs of consecutive lines with the same national id into professionals."""
+    run: list[dict[str, str]] = []
+    for record in records:
+        fields_ = record.fields
+        if run and fields_["Identification nationale PP"] != run[0]["Identification nationale PP"]:
+            yield professional_from(run)
+            run = []
+        run.append(fields_)
+    if run:
+        yield professional_from(run)
+
+
+_MAILBOX_COLUMNS = (
+    "Type de BAL",
+    "Identification nationale PP",
+    "Identification Structure",
+    "Service de rattachement",
+    "Nom d'exercice",
+    "Prénom d'exercice",
+    "Code Profession",
+    "Code savoir-faire",
+    "Raison Sociale structure BAL",
+    "Code postal",
+)
+
+
+def mailbox_from(f: dict[str, str]) -> Mailbox:
+    """The mailbox one MSSanté line describes (addresses compare case-insensitively)."""
+    values = (f["Adresse BAL"].lower(), *(f[column] for column in _MAILBOX_COLUMNS))
+    return Mailbox(*values, fingerprint=fingerprint(values))
+
+
+def mailboxes(records: Iterable[Record]) -> Iterator[Mailbox]:
+    """Every MSSanté line as a mailbox (an address listed twice comes out twice)."""
+    for record in records:
+        yield mailbox_from(record.fields)
+
+
+class RecentOrganisations:
+    """Remember the last `size` organisations seen, to skip repeats without unbounded memory.
+
+    An organisation seen again after `size` others counts as new again, which an upsert keyed
+    by `key` absorbs (same fingerprint, nothing to write).
+    """
+
+    def __init__(self, size: int = 100_000):
+        self.size = size
+        self.recent: OrderedDict[str, str] = OrderedDict()
+
+    def is_new(self, org: Organisation) -> bool:
+        """Whether this (key, fingerprint) was not among the recently seen ones."""
+        if self.recent.get(org.key) == org.fingerprint:
+            self.recent.move_to_end(org.key)
+            return False
+        self.recent[org.key] = org.fingerprint
+        self.recent.move_to_end(org.key)
+        if len(self.recent) > self.size:
+            self.recent.popitem(last=False)
+        return True
+
+
+def distinct_organisations(
+    people: Iterable[Professional], remember: int = 100_000
+) -> Iterator[Organisation]:
+    """The professionals' organisations, repeats within the last `remember` left out."""
+    recent = RecentOrganisations(remember)
+    for person in people:
+        yield from filter(recent.is_new, person.organisations)

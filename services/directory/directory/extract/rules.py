@@ -1,0 +1,148 @@
+"""Line validation for each extract: identifiers, mandatory fields, codes against value sets.
+
+A rule returns `(column, Finding)` pairs in the order the checks run; the reader rejects a line
+on the first blocking finding and keeps the others as warnings.
+"""
+
+from collections.abc import Callable
+
+from directory.extract import identifiers as ids
+from directory.extract.formats import MSSANTE, PERSONNE_ACTIVITE, ExtractFormat
+from directory.extract.valuesets import ValueSets
+
+Issue = tuple[str, ids.Finding]
+Rule = Callable[[dict[str, str], ValueSets], list[Issue]]
+
+RPPS_TYPE = "8"
+ADELI_TYPE = "0"
+MAILBOX_TYPES = ("PER", "ORG", "APP", "CAB")
+# Country codes the extracts use for France (INSEE 99100, and 99000 in older files).
+FRANCE = ("", "99000", "99100")
+
+_EMPTY = ids.reject("champ obligatoire vide")
+
+
+def missing(fields: dict[str, str], fmt: ExtractFormat) -> list[Issue]:
+    """A blocking issue for each mandatory column left empty."""
+    return [(column, _EMPTY) for column in fmt.mandatory if not fields[column]]
+
+
+def person_identifier(kind: str, number: str, national: str) -> tuple[str, ids.Finding] | None:
+    """Check a professional's identifier type, number and national id (type + number)."""
+    if kind == RPPS_TYPE:
+        finding = ids.check_rpps(number)
+    elif kind == ADELI_TYPE:
+        finding = ids.check_adeli(number)
+    else:
+        return "type", ids.reject(f"type d'identifiant inconnu : {kind} (8 RPPS ou 0 ADELI)")
+    if finding is not None:
+        return "number", finding
+    if national and national != kind + number:
+        return "national", ids.reject("identifiant national différent du type suivi du numéro")
+    return None
+
+
+def _code(issues: list[Issue], column: str, value: str, known: dict[str, str], what: str):
+    if value and value not in known:
+        issues.append((column, ids.warn(f"{what} inconnu du jeu de valeurs : {value}")))
+
+
+def _check(issues: list[Issue], column: str, value: str, check) -> None:
+    if value:
+        finding = check(value)
+        if finding is not None:
+            issues.append((column, finding))
+
+
+_ACTIVITY_ID_COLUMNS = {
+    "type": "Type d'identifiant PP",
+    "number": "Identifiant PP",
+    "national": "Identification nationale PP",
+}
+
+
+def activity_issues(fields: dict[str, str], sets: ValueSets) -> list[Issue]:
+    """Every issue of one PS_LibreAcces_Personne_activite line."""
+    issues = missing(fields, PERSONNE_ACTIVITE)
+    if issues:
+        return issues
+    found = person_identifier(
+        fields["Type d'identifiant PP"],
+        fields["Identifiant PP"],
+        fields["Identification nationale PP"],
+    )
+    if found is not None:
+        issues.append((_ACTIVITY_ID_COLUMNS[found[0]], found[1]))
+    _code(issues, "Code civilité", fields["Code civilité"], sets.civilites, "code civilité")
+    _code(issues, "Code profession", fields["Code profession"], sets.professions, "code profession")
+    _code(
+        issues,
+        "Code savoir-faire",
+        fields["Code savoir-faire"],
+        sets.savoir_faire,
+        "code savoir-faire",
+    )
+    _organisation_issues(issues, fields)
+    return issues
+
+
+def _organisation_issues(issues: list[Issue], fields: dict[str, str]) -> None:
+    _check(issues, "Numéro SIRET site", fields["Numéro SIRET site"], ids.check_siret)
+    _check(issues, "Numéro SIREN site", fields["Numéro SIREN site"], ids.check_siren)
+    _check(issues, "Numéro FINESS site", fields["Numéro FINESS site"], ids.check_finess)
+    ej = "Numéro FINESS établissement juridique"
+    _check(issues, ej, fields[ej], ids.check_finess)
+    if fields["Code pays (coord. structure)"] in FRANCE:
+        postcode = "Code postal (coord. structure)"
+        _check(issues, postcode, fields[postcode], ids.check_postcode)
+        commune = "Code commune (coord. structure)"
+        _check(issues, commune, fields[commune], ids.check_commune)
+    email = "Adresse e-mail (coord. structure)"
+    _check(issues, email, fields[email], ids.check_email)
+
+
+_MAILBOX_ID_COLUMNS = {
+    "type": "Type Identifiant PP",
+    "number": "Identifiant PP",
+    "national": "Identification nationale PP",
+}
+
+
+def mailbox_issues(fields: dict[str, str], sets: ValueSets) -> list[Issue]:
+    """Every issue of one Extraction_Correspondance_MSSante line."""
+    issues = missing(fields, MSSANTE)
+    if issues:
+        return issues
+    kind = fields["Type de BAL"]
+    if kind not in MAILBOX_TYPES:
+        reason = f"type de BAL inconnu : {kind} (PER, ORG, APP ou CAB)"
+        return [("Type de BAL", ids.reject(reason))]
+    if not ids.email_shape(fields["Adresse BAL"]):
+        return [("Adresse BAL", ids.reject("adresse BAL mal formée"))]
+    if fields["Identifiant PP"]:
+        found = person_identifier(
+            fields["Type Identifiant PP"],
+            fields["Identifiant PP"],
+            fields["Identification nationale PP"],
+        )
+        if found is not None:
+            issues.append((_MAILBOX_ID_COLUMNS[found[0]], found[1]))
+    if kind == "PER" and not fields["Nom d'exercice"]:
+        issues.append(("Nom d'exercice", _EMPTY))
+    _code(issues, "Code Profession", fields["Code Profession"], sets.professions, "code profession")
+    _code(
+        issues,
+        "Code savoir-faire",
+        fields["Code savoir-faire"],
+        sets.savoir_faire,
+        "code savoir-faire",
+    )
+    if fields["Pays"] in ("", "France", "FRANCE"):
+        _check(issues, "Code postal", fields["Code postal"], ids.check_postcode)
+    return issues
+
+
+RULES: dict[str, Rule] = {
+    PERSONNE_ACTIVITE.name: activity_issues,
+    MSSANTE.name: mailbox_issues,
+}

@@ -1,0 +1,450 @@
+"""Realistic synthetic extracts (personne-activité and the matching MSSanté file) for tests.
+
+Deterministic for a given seed. Codes and labels of professions and savoir-faire come from the
+official value sets; communes are real; RPPS, FINESS, SIREN and SIRET carry valid Luhn keys.
+Broken lines can be injected at chosen line numbers, each one a professional of its own so the
+rest of the file keeps one run of lines per professional.
+"""
+
+import itertools
+import random
+import re
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from stdnum import luhn
+
+from directory.extract import samples
+from directory.extract.formats import MSSANTE_COLUMNS, PERSONNE_ACTIVITE_COLUMNS
+from directory.extract.valuesets import ValueSets, load_value_sets
+
+BREAKAGES = ("column-count", "bad-rpps", "invalid-utf8", "empty-name", "rpps-key")
+_FLUSH_EVERY = 20_000
+_SUFFIX = re.compile(r"\s*\([A-Z]+\)$")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A kind of professional the generator draws: profession, specialty, where they work."""
+
+    profession: str
+    savoir_faire: str
+    weight: int
+    workplaces: tuple[str, ...]
+    authority: str
+    mail_domain: str
+    doctor: bool = True
+
+
+PROFILES = (
+    Profile("10", "SM54", 30, ("cabinet", "cabinet", "hospital"), "CNOM/CNOM/CNOM", "medecin"),
+    Profile("10", "SM32", 4, ("hospital", "hospital", "cabinet"), "CNOM/CNOM/CNOM", "medecin"),
+    Profile("10", "SM36", 2, ("hospital", "clinic"), "CNOM/CNOM/CNOM", "medecin"),
+    Profile("10", "SM37", 1, ("hospital", "clinic"), "CNOM/CNOM/CNOM", "medecin"),
+    Profile("10", "SM14", 2, ("hospital", "clinic"), "CNOM/CNOM/CNOM", "medecin"),
+    Profile("10", "SM04", 3, ("hospital", "cabinet", "clinic"), "CNOM/CNOM/CNOM", "medecin"),
+    Profile("60", "", 35, ("hospital", "hospital", "cabinet"), "ONI/ONI/ONI", "infirmier", False),
+    Profile("70", "", 10, ("cabinet",), "CNOMK/CNOMK/CNOMK", "kine", False),
+    Profile("21", "", 8, ("pharmacy", "pharmacy", "hospital"), "CNOP/CNOP/CNOP", "pharmacien"),
+    Profile("91", "", 3, ("cabinet",), "ARS/ARS/ARS", "orthophoniste", False),
+)
+# The shipped profession value set is a subset of G15 that lacks pharmacists: the label is
+# written here, and such lines carry an "unknown code" warning until the full set is loaded.
+EXTRA_PROFESSION_LABELS = {"21": "Pharmacien"}
+
+_MODES = {"hospital": "S|Salarié", "clinic": "S|Salarié", "pharmacy": "L|Libéral"}
+_SECTORS = {
+    "hospital": "SA01|Etablissement public de santé",
+    "clinic": "SA02|Etablissement privé de santé",
+    "pharmacy": "SA33|Pharmacie d'officine",
+    "cabinet": "SA07|Cabinet individuel",
+}
+
+
+@dataclass
+class GeneratedExtract:
+    """What was written: paths and exact counts, so tests can state what parsing must find."""
+
+    path: Path
+    mssante_path: Path
+    lines: int = 0
+    professionals: int = 0
+    organisations: int = 0
+    mailboxes: int = 0
+    broken: dict[int, str] = field(default_factory=dict)
+    lines_by_profession: Counter = field(default_factory=Counter)
+
+
+@dataclass
+class Person:
+    """A drawn professional; broken lines alter one before it is written."""
+
+    profile: Profile
+    given: str
+    family: str
+    female: bool
+    kind: str
+    number: str
+
+
+@dataclass(frozen=True)
+class _Organisation:
+    kind: str
+    columns: str  # "Numéro SIRET site" .. "Libellé Département (structure)", joined
+    sector: str
+    name: str
+    finess: str
+    mss_tail: str  # MSSanté columns from "Raison Sociale structure BAL" to "Pays"
+    slug: str
+
+
+@lru_cache(maxsize=4096)
+def slug(text: str) -> str:
+    """ASCII, lower-case, dashes: how a name appears in an e-mail address."""
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    return re.sub(r"[^a-z0-9]+", "-", plain).strip("-")
+
+
+def with_key(body: str) -> str:
+    """The number followed by its Luhn check digit."""
+    return body + luhn.calc_check_digit(body)
+
+
+@lru_cache(maxsize=1 << 12)
+def _partial_checksum(digits: str) -> int:
+    return luhn.checksum(digits)
+
+
+def with_key_fast(body: str) -> str:
+    """with_key for the long runs of sequential numbers the generator draws.
+
+    The Luhn sum is a sum over digit positions, so the check digit of (high, low) halves
+    comes from two cached partial sums instead of one full computation per number.
+    """
+    high, low = body[:-4], body[-4:]
+    total = _partial_checksum(high + "00000") + _partial_checksum(low + "0")
+    return body + str((10 - total % 10) % 10)
+
+
+def _label(sets: ValueSets, profile: Profile) -> tuple[str, str]:
+    profession = sets.professions.get(profile.profession)
+    profession = profession or EXTRA_PROFESSION_LABELS[profile.profession]
+    specialty = (
+        _SUFFIX.sub("", sets.savoir_faire[profile.savoir_faire]) if profile.savoir_faire else ""
+    )
+    return profession, specialty
+
+
+class _Writer:
+    """Holds the random source and the pools; writes both files."""
+
+    def __init__(self, seed: int, sets: ValueSets, rows: int):
+        self.rng = random.Random(seed)
+        self.sets = sets
+        self.rpps_start = 1_000_000_000 + self.rng.randrange(0, 800_000_000)
+        self.person_seq = 0
+        self.adeli_seq = 0
+        self.mail_names: Counter = Counter()
+        self.profiles = PROFILES
+        self.cum_weights = list(itertools.accumulate(p.weight for p in PROFILES))
+        self.activity_parts = {p: self._activity_part(p) for p in PROFILES}
+        self.organisations = self._organisations(min(max(12, rows // 20), 50_000))
+        self.by_kind = {
+            kind: [o for o in self.organisations if o.kind == kind]
+            for kind in ("hospital", "clinic", "cabinet", "pharmacy")
+        }
+
+    def _activity_part(self, profile: Profile) -> str:
+        profession, specialty = _label(self.sets, profile)
+        sf_type = "S|Spécialité ordinale" if profile.savoir_faire else "|"
+        codes = f"{profile.profession}|{profession}|C|Civil|{sf_type}"
+        return f"{codes}|{profile.savoir_faire}|{specialty}"
+
+    def _organisations(self, count: int) -> list[_Organisation]:
+        kinds = ("hospital", "clinic", "cabinet", "cabinet", "cabinet", "pharmacy", "pharmacy")
+        return [self._organisation(i, kinds[i % len(kinds)]) for i in range(count)]
+
+    def _organisation(self, index: int, kind: str) -> _Organisation:
+        rng = self.rng
+        insee, postcode, commune = rng.choice(samples.COMMUNES)
+        dept = insee[:2]
+        siren = with_key(f"{2 + index % 7}{index:07d}"[-8:])
+        siret = with_key(siren + "0001")
+        finess = with_key(f"{dept}0{index:05d}") if kind != "cabinet" else ""
+        finess_ej = with_key(f"{dept}1{index:05d}") if kind in ("hospital", "clinic") else ""
+        name = self._organisation_name(kind, commune)
+        number = str(rng.randint(1, 120))
+        code, street_type, street = rng.choice(samples.STREETS)
+        tech = ("F" + finess) if finess else ("S" + siret)
+        site_slug = self._unique(slug(name))
+        email = f"contact@{site_slug}.fr" if kind != "cabinet" else ""
+        phone = f"02{rng.randrange(10**8):08d}"
+        columns = "|".join(
+            (
+                siret,
+                siren,
+                finess,
+                finess_ej,
+                tech,
+                name,
+                "",
+                "",
+                "",
+                number,
+                "",
+                code,
+                street_type,
+                street,
+                "",
+                "",
+                postcode,
+                insee,
+                commune,
+                "99100",
+                "France",
+                phone,
+                "",
+                "",
+                email,
+                dept,
+                samples.DEPARTMENTS[dept],
+                "",
+            )
+        )
+        mss_tail = "|".join(
+            (
+                name,
+                "",
+                "",
+                "",
+                number,
+                "",
+                code,
+                street,
+                "",
+                f"{postcode} {commune.upper()}",
+                postcode,
+                dept,
+                "France",
+            )
+        )
+        return _Organisation(kind, columns, _SECTORS[kind], name, finess, mss_tail, site_slug)
+
+    def _unique(self, name: str) -> str:
+        self.mail_names[name] += 1
+        count = self.mail_names[name]
+        return name if count == 1 else f"{name}{count}"
+
+    def _organisation_name(self, kind: str, commune: str) -> str:
+        family = self.rng.choice(samples.FAMILY_NAMES)
+        return {
+            "hospital": f"Centre hospitalier de {commune}",
+            "clinic": f"Clinique Saint-Joseph de {commune}",
+            "cabinet": f"Cabinet {family}",
+            "pharmacy": f"Pharmacie {family}",
+        }[kind]
+
+    def person(self, profile: Profile | None = None) -> Person:
+        """Draw a professional: identity, profile and identifier."""
+        rng = self.rng
+        profile = profile or rng.choices(self.profiles, cum_weights=self.cum_weights)[0]
+        female = rng.random() < 0.55
+        given = rng.choice(samples.FEMALE_GIVEN_NAMES if female else samples.MALE_GIVEN_NAMES)
+        family = rng.choice(samples.FAMILY_NAMES)
+        self.person_seq += 1
+        if not profile.doctor and rng.random() < 0.05:
+            self.adeli_seq += 1
+            kind, number = (
+                "0",
+                with_key(f"{rng.choice(list(samples.DEPARTMENTS))}{self.adeli_seq:06d}"),
+            )
+        else:
+            kind, number = "8", with_key_fast(str(self.rpps_start + self.person_seq))
+        return Person(profile, given, family, female, kind, number)
+
+    def person_prefix(self, p: Person) -> str:
+        """Columns 'Type d'identifiant PP' .. 'Prénom d'exercice' of a professional."""
+        civ = "MME|Madame" if p.female else "M|Monsieur"
+        title = "DR|Docteur" if p.profile.doctor else "|"
+        return f"{p.kind}|{p.number}|{p.kind}{p.number}|{title}|{civ}|{p.family}|{p.given}"
+
+    def activity_line(self, p: Person, prefix: str) -> tuple[str, _Organisation]:
+        """One activity line of the professional, at a workplace of their profile."""
+        profile = p.profile
+        kind = self.rng.choice(profile.workplaces)
+        org = self.rng.choice(self.by_kind[kind] or self.organisations)
+        mode = _MODES.get(org.kind, "L|Libéral")
+        section = "A|Section A" if profile.profession == "21" and org.kind == "pharmacy" else "|"
+        return (
+            f"{prefix}|{self.activity_parts[profile]}|{mode}|{org.columns}|{profile.authority}|"
+            f"{org.sector}|{section}|||GENR01|Activité standard|\n"
+        ), org
+
+    def personal_mailbox(self, p: Person, org: _Organisation) -> str:
+        """A PER mailbox line for the professional (unique address)."""
+        profile = p.profile
+        local = self._unique(f"{slug(p.given)}.{slug(p.family)}")
+        profession, specialty = _label(self.sets, profile)
+        title = "DR" if profile.doctor else ""
+        return (
+            "|".join(
+                (
+                    "PER",
+                    f"{local}@{profile.mail_domain}.mssante.fr",
+                    p.kind,
+                    p.number,
+                    p.kind + p.number,
+                    "",
+                    "",
+                    "",
+                    title,
+                    p.family,
+                    p.given,
+                    "C",
+                    "Civil",
+                    profile.profession,
+                    profession,
+                    profile.savoir_faire,
+                    specialty,
+                    "O",
+                    org.mss_tail,
+                )
+            )
+            + "\n"
+        )
+
+    def organisation_mailboxes(self) -> list[str]:
+        """ORG / APP / CAB mailbox lines of the organisations."""
+        lines = []
+        for org in self.organisations:
+            structure = ("1", "1" + org.finess) if org.finess else ("", "")
+            domain = f"{org.slug}.mssante.fr"
+            services = {
+                "hospital": ("neurologie", "oncologie", "urgences"),
+                "clinic": ("secretariat",),
+                "pharmacy": (),
+                "cabinet": (),
+            }[org.kind]
+            for service in services:
+                lines.append(_org_line("ORG", f"{service}@{domain}", structure, service, org))
+            if org.kind == "hospital":
+                lines.append(_org_line("APP", f"dpi@{domain}", structure, "", org))
+            if org.kind == "cabinet":
+                lines.append(_org_line("CAB", f"cabinet@{domain}", structure, "", org))
+        return lines
+
+
+def _org_line(kind: str, address: str, structure, service: str, org: _Organisation) -> str:
+    blanks = ("",) * 10
+    return (
+        "|".join(
+            (kind, address, "", "", "", *structure, service.capitalize(), *blanks, org.mss_tail)
+        )
+        + "\n"
+    )
+
+
+def _header(columns: tuple[str, ...], trailing: bool) -> str:
+    return "|".join(columns) + ("|" if trailing else "") + "\n"
+
+
+def broken_line(writer: _Writer, breakage: str) -> bytes:
+    """One line of a fresh general practitioner, spoiled the way `breakage` says."""
+    gp = writer.person(PROFILES[0])
+    gp.family = "Lefèvre"
+    if breakage == "bad-rpps":
+        gp.number = gp.number[:2] + "A" + gp.number[3:]
+    elif breakage == "rpps-key":
+        gp.number = gp.number[:-1] + str((int(gp.number[-1]) + 1) % 10)
+    elif breakage == "empty-name":
+        gp.family = ""
+    elif breakage not in BREAKAGES:
+        raise ValueError(f"unknown breakage: {breakage}")
+    line, _ = writer.activity_line(gp, writer.person_prefix(gp))
+    if breakage == "column-count":
+        line = line.removesuffix("|\n").rsplit("|", 2)[0] + "|\n"
+    return line.encode("latin-1" if breakage == "invalid-utf8" else "utf-8")
+
+
+def generate(
+    path: Path | str,
+    rows: int,
+    seed: int = 0,
+    broken: dict[int, str] | None = None,
+    mssante_path: Path | str | None = None,
+    value_sets: ValueSets | None = None,
+) -> GeneratedExtract:
+    """Write `rows` activity lines (header excluded) and the matching MSSanté file.
+
+    `broken` maps file line numbers (the header is line 1) to one of BREAKAGES.
+    """
+    path = Path(path)
+    mss = (
+        Path(mssante_path)
+        if mssante_path
+        else path.with_name("Extraction_Correspondance_MSSante.txt")
+    )
+    writer = _Writer(seed, value_sets or load_value_sets(), rows)
+    summary = GeneratedExtract(path, mss, broken=dict(broken or {}))
+    with open(path, "wb") as out, open(mss, "wb") as mss_out:
+        out.write(_header(PERSONNE_ACTIVITE_COLUMNS, trailing=True).encode())
+        mss_out.write(_header(MSSANTE_COLUMNS, trailing=False).encode())
+        _write_people(writer, summary, rows, out, mss_out)
+        org_lines = writer.organisation_mailboxes()
+        mss_out.write("".join(org_lines).encode())
+    summary.organisations = len(writer.organisations)
+    summary.mailboxes += len(org_lines)
+    return summary
+
+
+def _write_people(writer: _Writer, summary: GeneratedExtract, rows: int, out, mss_out) -> None:
+    rng = writer.rng
+    buffer: list[str] = []
+    mail: list[str] = []
+    line_no, last = 2, rows + 1
+    while line_no <= last:
+        if line_no in summary.broken:
+            out.write("".join(buffer).encode())
+            buffer.clear()
+            out.write(broken_line(writer, summary.broken[line_no]))
+            summary.professionals += 1
+            line_no += 1
+            continue
+        person = writer.person()
+        prefix = writer.person_prefix(person)
+        count = min(_activity_count(rng), _room(summary.broken, line_no, last))
+        for _ in range(count):
+            line, org = writer.activity_line(person, prefix)
+            buffer.append(line)
+        summary.lines_by_profession[person.profile.profession] += count
+        summary.professionals += 1
+        if rng.random() < 0.6:
+            mail.append(writer.personal_mailbox(person, org))
+        line_no += count
+        if len(buffer) >= _FLUSH_EVERY:
+            out.write("".join(buffer).encode())
+            mss_out.write("".join(mail).encode())
+            summary.mailboxes += len(mail)
+            buffer.clear()
+            mail.clear()
+    out.write("".join(buffer).encode())
+    mss_out.write("".join(mail).encode())
+    summary.mailboxes += len(mail)
+    summary.lines = rows
+
+
+def _activity_count(rng: random.Random) -> int:
+    draw = rng.random()
+    return 1 if draw < 0.7 else 2 if draw < 0.92 else 3
+
+
+def _room(broken: dict[int, str], line_no: int, last: int) -> int:
+    """How many lines fit from line_no before the next broken line or the end."""
+    room = last - line_no + 1
+    for offset in range(1, 3):
+        if line_no + offset in broken:
+            return min(room, offset)
+    return room

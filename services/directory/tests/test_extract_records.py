@@ -1,0 +1,132 @@
+"""Domain records: grouping, fingerprints stable across runs and sensitive to content."""
+
+from dataclasses import replace
+
+import pytest
+from directory.extract import (
+    ExtractReader,
+    RecentOrganisations,
+    Record,
+    generate,
+    mailboxes,
+    professionals,
+)
+from directory.extract.records import Organisation, fingerprint, professional_from
+
+
+@pytest.fixture(scope="module")
+def snapshot(tmp_path_factory):
+    """A clean 400-line regional snapshot."""
+    folder = tmp_path_factory.mktemp("snapshot")
+    return generate(folder / "PS_LibreAcces_Personne_activite.txt", 400, seed=11)
+
+
+def records(path):
+    return [item for item in ExtractReader(path) if isinstance(item, Record)]
+
+
+def test_it_groups_the_lines_of_each_professional(snapshot):
+    people = list(professionals(records(snapshot.path)))
+
+    assert len(people) == snapshot.professionals
+    assert sum(len(p.activities) for p in people) <= 400
+    assert any(len(p.activities) > 1 for p in people)
+    assert len({p.national_id for p in people}) == len(people)
+
+
+def test_it_builds_a_professional_with_identifiers_activities_and_organisations(snapshot):
+    first = next(professionals(records(snapshot.path)))
+
+    assert first.national_id == ("8" if first.id_type == "RPPS" else "0") + first.identifier
+    assert first.family_name and first.given_name
+    assert {a.organisation_key for a in first.activities} == {o.key for o in first.organisations}
+    assert all(o.postcode and o.commune and o.name for o in first.organisations)
+
+
+def test_it_gives_the_same_fingerprints_on_every_run(snapshot, tmp_path):
+    again = generate(tmp_path / "again.txt", 400, seed=11)
+
+    first = [p.fingerprint for p in professionals(records(snapshot.path))]
+    second = [p.fingerprint for p in professionals(records(again.path))]
+
+    assert first == second
+    assert len(set(first)) == len(first)
+
+
+def test_it_changes_the_fingerprint_when_a_field_changes(snapshot):
+    lines = [r.fields for r in records(snapshot.path)][:1]
+    renamed = [{**lines[0], "Nom d'exercice": lines[0]["Nom d'exercice"] + "-Le Gall"}]
+    moved = [{**lines[0], "Code mode exercice": "B"}]
+
+    original = professional_from(lines)
+
+    assert professional_from(renamed).fingerprint != original.fingerprint
+    assert professional_from(moved).fingerprint != original.fingerprint
+    assert professional_from([dict(lines[0])]).fingerprint == original.fingerprint
+
+
+def test_it_changes_only_the_organisation_fingerprint_when_its_phone_changes(snapshot):
+    line = records(snapshot.path)[0].fields
+    new_phone = {**line, "Téléphone (coord. structure)": "0299000000"}
+
+    before, after = professional_from([line]), professional_from([new_phone])
+
+    assert before.fingerprint == after.fingerprint
+    assert before.organisations[0].fingerprint != after.organisations[0].fingerprint
+
+
+def test_it_ignores_spacing_and_unicode_composition_in_fingerprints():
+    composed = fingerprint(["Lefèvre", "Jean-François"])
+
+    assert fingerprint(["Lefe\u0300vre", " Jean-François "]) == composed
+    assert fingerprint(["Lefèvre", "Jean  François"]) != composed
+    assert fingerprint(["Lefèvre Jean-François"]) != composed
+
+
+def test_it_merges_the_split_lines_of_a_professional_into_the_contiguous_record(snapshot):
+    person = next(p for p in professionals(records(snapshot.path)) if len(p.activities) > 1)
+    lines = [
+        r.fields
+        for r in records(snapshot.path)
+        if r.fields["Identification nationale PP"] == person.national_id
+    ]
+
+    head, tail = professional_from(lines[:1]), professional_from(lines[1:])
+    reversed_order = professional_from(lines[::-1])
+
+    assert head.merged_with(tail) == person
+    assert reversed_order.fingerprint == person.fingerprint
+
+
+def site(key: str) -> Organisation:
+    """An organisation known only by its key."""
+    values = dict.fromkeys(Organisation.__slots__, "")
+    return Organisation(**{**values, "key": key, "fingerprint": key + "-fp"})
+
+
+def test_it_remembers_recent_organisations_within_a_bound():
+    recent = RecentOrganisations(size=2)
+    chu, clinic, pharmacy = site("finess:1"), site("finess:2"), site("finess:3")
+
+    seen = [recent.is_new(org) for org in (chu, clinic, chu, pharmacy, clinic, chu)]
+
+    assert seen == [True, True, False, True, True, True]
+
+
+def test_it_sees_an_organisation_again_when_its_content_changed():
+    recent = RecentOrganisations()
+    chu = site("finess:1")
+
+    assert recent.is_new(chu)
+    assert recent.is_new(replace(chu, fingerprint="moved"))
+    assert not recent.is_new(replace(chu, fingerprint="moved"))
+
+
+def test_it_turns_each_mailbox_line_into_a_mailbox(snapshot):
+    boxes = list(mailboxes(records(snapshot.mssante_path)))
+
+    assert len(boxes) == snapshot.mailboxes
+    assert all(box.address == box.address.lower() for box in boxes)
+    assert len({box.address for box in boxes}) == len(boxes)
+    personal = next(box for box in boxes if box.kind == "PER")
+    assert personal.owner_national_id.startswith(("8", "0"))
