@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 import sqlalchemy as sa
 from flask import Blueprint, g
-from pydantic import BeforeValidator, Field, StringConstraints
+from pydantic import BeforeValidator, ConfigDict, Field, StringConstraints
 from servicekit import db
 from servicekit.auth import require
 from servicekit.errors import ServiceError
@@ -20,7 +20,7 @@ ADMIN = ("platform-admin",)
 
 
 def _lowercase(value):
-    return value.lower() if isinstance(value, str) else value
+    return value.strip().lower() if isinstance(value, str) else value
 
 
 Username = Annotated[
@@ -28,23 +28,24 @@ Username = Annotated[
     BeforeValidator(_lowercase),
     StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z0-9._-]+$"),
 ]
-Name = Annotated[CleanStr, StringConstraints(min_length=1, max_length=100)]
+Name = Annotated[CleanStr, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Email = Annotated[
-    CleanStr, StringConstraints(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    CleanStr,
+    StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
 ]
 Rpps = Annotated[str, StringConstraints(pattern=r"^[0-9]{11}$")]
 Role = Literal[ROLES]
 Roles = Annotated[list[Role], Field(max_length=len(ROLES))]
 # Passwords are taken as typed: no trimming, any character but control characters.
 Password = Annotated[
-    CleanStr,
-    StringConstraints(
-        strip_whitespace=False, min_length=passwords.MIN_LENGTH, max_length=passwords.MAX_LENGTH
-    ),
+    CleanStr, StringConstraints(min_length=passwords.MIN_LENGTH, max_length=passwords.MAX_LENGTH)
 ]
 
 
 class NewUser(Strict):
+    # Strict trims every string; here only the fields that say so are trimmed, not the password.
+    model_config = ConfigDict(str_strip_whitespace=False)
+
     username: Username
     given_name: Name
     family_name: Name

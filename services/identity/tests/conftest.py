@@ -100,10 +100,10 @@ def runner(app):
 @pytest.fixture
 def db_session(app):
     """A session on the app's database for arranging and checking rows."""
-    with app.app_context():
-        session = db.database(app).session_factory()
-        yield session
-        session.close()
+    # No app context held here: requests made meanwhile must each get their own `g`.
+    session = db.database(app).session_factory()
+    yield session
+    session.close()
 
 
 def make_persona(app, username, roles, rpps=None):
