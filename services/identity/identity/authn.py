@@ -8,6 +8,7 @@ import datetime as dt
 
 import sqlalchemy as sa
 from flask import current_app
+from prometheus_client import Counter
 from servicekit import audit
 from servicekit.events import emit
 from servicekit.models import utcnow
@@ -16,6 +17,10 @@ from identity import passwords, totp
 from identity.models import LoginAttempt, TotpDevice, User
 
 USERNAME_MAX = 64
+
+LOGINS = Counter(
+    "enrs_identity_logins_total", "Sign-in attempts at identity, by outcome", ["outcome"]
+)
 
 
 class LoginFailed(Exception):
@@ -45,12 +50,10 @@ def find_user(db_session, username):
 
 def check_throttle(db_session, client_ip, now=None):
     """Raise Throttled when client_ip failed too often within the window."""
-    now = now or utcnow()
-    window = dt.timedelta(seconds=_setting("LOGIN_IP_WINDOW_SECONDS", 900))
     failures = db_session.scalar(
         sa.select(sa.func.count())
         .select_from(LoginAttempt)
-        .where(LoginAttempt.client_ip == client_ip, LoginAttempt.at > now - window)
+        .where(LoginAttempt.client_ip == client_ip, LoginAttempt.at > _window_start(now))
     )
     if failures >= _setting("LOGIN_IP_MAX_FAILURES", 50):
         raise Throttled(client_ip)
@@ -58,14 +61,21 @@ def check_throttle(db_session, client_ip, now=None):
 
 def authenticate(db_session, username, password, code, client_ip):
     """The user these credentials sign in, or LoginFailed / Throttled (the caller commits)."""
-    check_throttle(db_session, client_ip)
+    try:
+        check_throttle(db_session, client_ip)
+    except Throttled:
+        LOGINS.labels("throttled").inc()
+        raise
     user = find_user(db_session, username)
+    _forget_old_attempts_of(db_session, client_ip)
     try:
         _check_credentials(db_session, user, password, code)
     except LoginFailed as failure:
         _record_failure(db_session, user, username, client_ip, failure.reason)
+        LOGINS.labels("failed").inc()
         raise
     _record_success(db_session, user, password)
+    LOGINS.labels("ok").inc()
     return user
 
 
@@ -182,8 +192,19 @@ def record_login(db_session, user, login_session):
     )
 
 
+def _window_start(now=None):
+    return (now or utcnow()) - dt.timedelta(seconds=_setting("LOGIN_IP_WINDOW_SECONDS", 900))
+
+
+def _forget_old_attempts_of(db_session, client_ip):
+    # Kept small as it goes: an address's attempts older than the window no longer count.
+    db_session.execute(
+        sa.delete(LoginAttempt).where(
+            LoginAttempt.client_ip == client_ip, LoginAttempt.at <= _window_start()
+        )
+    )
+
+
 def forget_old_attempts(db_session, now=None):
-    """Delete the failed attempts older than the throttling window."""
-    now = now or utcnow()
-    window = dt.timedelta(seconds=_setting("LOGIN_IP_WINDOW_SECONDS", 900))
-    db_session.execute(sa.delete(LoginAttempt).where(LoginAttempt.at <= now - window))
+    """Delete every failed attempt older than the throttling window (housekeeping)."""
+    db_session.execute(sa.delete(LoginAttempt).where(LoginAttempt.at <= _window_start(now)))

@@ -159,3 +159,21 @@ def test_it_audits_failures_and_successes_without_secrets(browser, client, db_se
     ]
     everything = " ".join(str(e.details) for e in entries)
     assert "not the password" not in everything and gp.password not in everything
+
+
+def test_failures_older_than_the_window_no_longer_throttle(browser, db_session, app, gp):
+    app.config["LOGIN_IP_MAX_FAILURES"] = 2
+    for name in ("a.one", "b.two"):
+        browser.sign_in(gp, username=name)
+    db_session.execute(sa.update(LoginAttempt).values(at=utcnow() - dt.timedelta(minutes=16)))
+    db_session.commit()
+    assert browser.sign_in(gp).status_code == 302
+    assert db_session.scalar(sa.select(sa.func.count()).select_from(LoginAttempt)) == 0
+
+
+def test_it_counts_sign_ins_for_the_metrics_page(browser, client, gp):
+    browser.sign_in(gp, password="not the password at all")
+    browser.sign_in(gp, code=gp.code(1))
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert 'enrs_identity_logins_total{outcome="ok"}' in metrics
+    assert 'enrs_identity_logins_total{outcome="failed"}' in metrics

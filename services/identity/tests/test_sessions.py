@@ -79,3 +79,12 @@ def test_start_login_gives_a_random_id_and_a_twelve_hour_limit(app, gp):
         second = sessions.start_login(session, user, "mfa")
         assert first.id != second.id and len(first.id) >= 43
         assert first.expires_at - first.created_at == dt.timedelta(hours=12)
+
+
+def test_the_cookie_is_secure_when_identity_is_served_over_https(database, settings, gp):
+    from identity import create_app
+
+    app = create_app({**settings, "OIDC_ISSUER": "https://identity.enrs.example"})
+    page = app.test_client().get("/login")
+    cookie = page.headers["Set-Cookie"]
+    assert cookie.startswith("enrs_idp=") and "Secure" in cookie and "HttpOnly" in cookie
