@@ -73,3 +73,9 @@ def test_it_warns_on_a_bad_postcode_commune_code_or_email():
     assert not ids.check_commune("3523").blocking
     assert ids.check_email("secretariat.neurologie@chu-rennes.mssante.fr") is None
     assert ids.check_email("secretariat.chu-rennes.fr") == ids.warn("adresse e-mail mal formée")
+
+
+def test_it_computes_luhn_keys_exactly_like_stdnum():
+    numbers = [str(n) for n in range(0, 100_000, 7)] + [GUIGNARD_RPPS, GUIGNARD_SITE_SIRET]
+
+    assert [ids.luhn_valid(n) for n in numbers] == [luhn.is_valid(n) for n in numbers]

@@ -79,6 +79,7 @@ def test_it_ignores_spacing_and_unicode_composition_in_fingerprints():
     composed = fingerprint(["Lefèvre", "Jean-François"])
 
     assert fingerprint(["Lefe\u0300vre", " Jean-François "]) == composed
+    assert fingerprint(["Lefèvre\t", "Jean-François\u00a0"]) == composed
     assert fingerprint(["Lefèvre", "Jean  François"]) != composed
     assert fingerprint(["Lefèvre Jean-François"]) != composed
 

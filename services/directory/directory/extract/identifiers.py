@@ -8,7 +8,6 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from stdnum import luhn
 from stdnum.exceptions import InvalidChecksum, ValidationError
 from stdnum.fr import siren, siret
 
@@ -42,6 +41,19 @@ _COMMUNE = re.compile(r"(?:\d{2}|2A|2B)\d{3}")
 _EMAIL = re.compile(r"[^@\s|]+@[^@\s|]+\.[^@\s|.]+")
 
 
+_DOUBLED = str.maketrans("0123456789", "0246813579")
+
+
+def luhn_valid(digits: str) -> bool:
+    """Luhn check of a digit string, table-driven for the per-line path.
+
+    Same answer as stdnum.luhn.is_valid (the tests compare them), several times faster: the
+    RPPS key is checked on every line of a national-size file.
+    """
+    backwards = digits[::-1]
+    return sum(map(int, backwards[::2] + backwards[1::2].translate(_DOUBLED))) % 10 == 0
+
+
 def _digits(value: str, length: int) -> bool:
     return len(value) == length and value.isascii() and value.isdigit()
 
@@ -51,7 +63,7 @@ def check_rpps(value: str) -> Finding | None:
     """RPPS: 11 digits whose last one is a Luhn key."""
     if not _digits(value, 11):
         return reject("RPPS mal formé : 11 chiffres attendus")
-    if not luhn.is_valid(value):
+    if not luhn_valid(value):
         return warn("clé de contrôle RPPS incorrecte")
     return None
 
@@ -73,7 +85,7 @@ def check_finess(value: str) -> Finding | None:
     """FINESS: 9 characters, a department (2A / 2B for Corsica) then digits, Luhn key last."""
     if not _FINESS.fullmatch(value):
         return reject("FINESS mal formé : 9 caractères attendus")
-    if not luhn.is_valid(finess_key_digits(value)):
+    if not luhn_valid(finess_key_digits(value)):
         return warn("clé de contrôle FINESS incorrecte")
     return None
 

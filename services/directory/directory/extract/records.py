@@ -14,19 +14,17 @@ in one query: Python memory stays constant whatever the order of lines.
 """
 
 import hashlib
-import re
 import unicodedata
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+from operator import itemgetter
 
 from directory.extract.reader import Record
 
-# NUL cannot occur in an extract field and, unlike \x1f, is not whitespace for str.split.
-_SEPARATOR = "\x00"
-_ODD_SPACES = re.compile(r"\s{2,}|[^\S ]")
-_AROUND_SEPARATOR = re.compile(" ?\x00 ?")
+# The extract's own separator: no field read from it can contain one.
+_SEPARATOR = "|"
 
 
 def normalise(value: str) -> str:
@@ -34,16 +32,24 @@ def normalise(value: str) -> str:
     return " ".join(unicodedata.normalize("NFC", value).split())
 
 
+def _already_normal(joined: str) -> bool:
+    # isprintable() is False for tabs, newlines and non-breaking spaces: then normalise.
+    return (
+        joined.isprintable()
+        and "  " not in joined
+        and " |" not in joined
+        and "| " not in joined
+        and not joined.startswith(" ")
+        and not joined.endswith(" ")
+        and unicodedata.is_normalized("NFC", joined)
+    )
+
+
 def fingerprint(values: Iterable[str]) -> str:
-    """A stable 128-bit hex digest of the normalised values, in order."""
+    """A stable 128-bit hex digest of the normalised values (which never contain `|`)."""
     joined = _SEPARATOR.join(values)
-    if not unicodedata.is_normalized("NFC", joined):
-        joined = unicodedata.normalize("NFC", joined)
-    # Same result as normalising each value, in passes over one string instead of many.
-    joined = _ODD_SPACES.sub(" ", joined)
-    if " \x00" in joined or "\x00 " in joined:
-        joined = _AROUND_SEPARATOR.sub(_SEPARATOR, joined)
-    joined = joined.strip(" ")
+    if not _already_normal(joined):
+        joined = _SEPARATOR.join(normalise(value) for value in joined.split(_SEPARATOR))
     return hashlib.blake2b(joined.encode("utf-8"), digest_size=16).hexdigest()
 
 
@@ -114,8 +120,17 @@ class Professional:
 
     def merged_with(self, other: "Professional") -> "Professional":
         """The record one contiguous run would give for both partial records of this id."""
+        identity = (
+            self.national_id,
+            self.id_type,
+            self.identifier,
+            self.civilite_code,
+            self.civilite_exercice_code,
+            self.family_name,
+            self.given_name,
+        )
         return _professional(
-            self, self.activities + other.activities, self.organisations + other.organisations
+            identity, self.activities + other.activities, self.organisations + other.organisations
         )
 
 
@@ -175,7 +190,10 @@ def organisation_from(f: dict[str, str]) -> Organisation | None:
     key = organisation_key(f)
     if not key:
         return None
-    return _organisation((key, *(f[column] for column in _ORGANISATION_COLUMNS)))
+    return _organisation((key, *_organisation_values(f)))
+
+
+_organisation_values = itemgetter(*_ORGANISATION_COLUMNS)
 
 
 # A site appears on the line of every professional working there: a bounded cache builds
@@ -200,26 +218,20 @@ _ACTIVITY_COLUMNS = (
 )
 
 
+_activity_values = itemgetter(*_ACTIVITY_COLUMNS)
+
+
 def activity_from(f: dict[str, str]) -> Activity:
     """The activity one personne-activité line describes."""
-    values = (*(f[column] for column in _ACTIVITY_COLUMNS), organisation_key(f))
+    values = (*_activity_values(f), organisation_key(f))
     return Activity(*values, fingerprint=fingerprint(values))
 
 
-def _professional(first, activities, organisations) -> Professional:
+def _professional(identity: tuple[str, ...], activities, organisations) -> Professional:
     # Sorted so that the fingerprint ignores line order and duplicates collapse.
     acts = tuple(sorted({a.fingerprint: a for a in activities}.values(), key=_by_fingerprint))
-    orgs = tuple(sorted({o.key: o for o in organisations}.values(), key=lambda o: o.key))
+    orgs = tuple(sorted({o.key: o for o in organisations}.values(), key=_by_key))
     professions = tuple(sorted({a.profession_code for a in acts if a.profession_code}))
-    identity = (
-        first.national_id,
-        first.id_type,
-        first.identifier,
-        first.civilite_code,
-        first.civilite_exercice_code,
-        first.family_name,
-        first.given_name,
-    )
     own = fingerprint((*identity, *professions, *(a.fingerprint for a in acts)))
     return Professional(*identity, professions, acts, orgs, fingerprint=own)
 
@@ -228,26 +240,28 @@ def _by_fingerprint(activity: Activity) -> str:
     return activity.fingerprint
 
 
+def _by_key(organisation: Organisation) -> str:
+    return organisation.key
+
+
 _ID_TYPES = {"8": "RPPS", "0": "ADELI"}
+_identity_values = itemgetter(
+    "Identification nationale PP",
+    "Type d'identifiant PP",
+    "Identifiant PP",
+    "Code civilité",
+    "Code civilité d'exercice",
+    "Nom d'exercice",
+    "Prénom d'exercice",
+)
 
 
 def professional_from(lines: list[dict[str, str]]) -> Professional:
     """One professional from the (non-empty) list of its lines' fields."""
-    f = lines[0]
-    first = Professional(
-        national_id=f["Identification nationale PP"],
-        id_type=_ID_TYPES.get(f["Type d'identifiant PP"], f["Type d'identifiant PP"]),
-        identifier=f["Identifiant PP"],
-        civilite_code=f["Code civilité"],
-        civilite_exercice_code=f["Code civilité d'exercice"],
-        family_name=f["Nom d'exercice"],
-        given_name=f["Prénom d'exercice"],
-        professions=(),
-        activities=(),
-        organisations=(),
-    )
+    national_id, kind, *names = _identity_values(lines[0])
+    identity = (national_id, _ID_TYPES.get(kind, kind), *names)
     organisations = [org for org in map(organisation_from, lines) if org is not None]
-    return _professional(first, [activity_from(line) for line in lines], organisations)
+    return _professional(identity, [activity_from(line) for line in lines], organisations)
 
 
 def professionals(records: Iterable[Record]) -> Iterator[Professional]:

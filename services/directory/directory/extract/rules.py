@@ -5,6 +5,8 @@ on the first blocking finding and keeps the others as warnings.
 """
 
 from collections.abc import Callable
+from functools import lru_cache
+from operator import itemgetter
 
 from directory.extract import identifiers as ids
 from directory.extract.formats import MSSANTE, PERSONNE_ACTIVITE, ExtractFormat
@@ -86,19 +88,34 @@ def activity_issues(fields: dict[str, str], sets: ValueSets) -> list[Issue]:
     return issues
 
 
+_SITE_CHECKS = (
+    ("Numéro SIRET site", ids.check_siret),
+    ("Numéro SIREN site", ids.check_siren),
+    ("Numéro FINESS site", ids.check_finess),
+    ("Numéro FINESS établissement juridique", ids.check_finess),
+    ("Code postal (coord. structure)", ids.check_postcode),
+    ("Code commune (coord. structure)", ids.check_commune),
+    ("Adresse e-mail (coord. structure)", ids.check_email),
+)
+_COUNTRY = "Code pays (coord. structure)"
+_site_values = itemgetter(_COUNTRY, *(column for column, _ in _SITE_CHECKS))
+
+
 def _organisation_issues(issues: list[Issue], fields: dict[str, str]) -> None:
-    _check(issues, "Numéro SIRET site", fields["Numéro SIRET site"], ids.check_siret)
-    _check(issues, "Numéro SIREN site", fields["Numéro SIREN site"], ids.check_siren)
-    _check(issues, "Numéro FINESS site", fields["Numéro FINESS site"], ids.check_finess)
-    ej = "Numéro FINESS établissement juridique"
-    _check(issues, ej, fields[ej], ids.check_finess)
-    if fields["Code pays (coord. structure)"] in FRANCE:
-        postcode = "Code postal (coord. structure)"
-        _check(issues, postcode, fields[postcode], ids.check_postcode)
-        commune = "Code commune (coord. structure)"
-        _check(issues, commune, fields[commune], ids.check_commune)
-    email = "Adresse e-mail (coord. structure)"
-    _check(issues, email, fields[email], ids.check_email)
+    issues.extend(site_issues(_site_values(fields)))
+
+
+# A site is repeated on the line of everyone working there: check each one once while in use.
+@lru_cache(maxsize=1 << 14)
+def site_issues(values: tuple[str, ...]) -> tuple[Issue, ...]:
+    """Issues of a site's identifiers and contact details; postcode rules apply in France."""
+    country, *checked = values
+    issues: list[Issue] = []
+    for (column, check), value in zip(_SITE_CHECKS, checked, strict=True):
+        if check in (ids.check_postcode, ids.check_commune) and country not in FRANCE:
+            continue
+        _check(issues, column, value, check)
+    return tuple(issues)
 
 
 _MAILBOX_ID_COLUMNS = {

@@ -9,7 +9,6 @@ rest of the file keeps one run of lines per professional.
 import itertools
 import random
 import re
-import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -19,6 +18,7 @@ from stdnum import luhn
 
 from directory.extract import samples
 from directory.extract.formats import MSSANTE_COLUMNS, PERSONNE_ACTIVITE_COLUMNS
+from directory.extract.sites import Site, SitePool, UniqueNames, join_columns, slug, with_key
 from directory.extract.valuesets import ValueSets, load_value_sets
 
 BREAKAGES = ("column-count", "bad-rpps", "invalid-utf8", "empty-name", "rpps-key")
@@ -56,12 +56,6 @@ PROFILES = (
 EXTRA_PROFESSION_LABELS = {"21": "Pharmacien"}
 
 _MODES = {"hospital": "S|Salarié", "clinic": "S|Salarié", "pharmacy": "L|Libéral"}
-_SECTORS = {
-    "hospital": "SA01|Etablissement public de santé",
-    "clinic": "SA02|Etablissement privé de santé",
-    "pharmacy": "SA33|Pharmacie d'officine",
-    "cabinet": "SA07|Cabinet individuel",
-}
 
 
 @dataclass
@@ -88,29 +82,6 @@ class Person:
     female: bool
     kind: str
     number: str
-
-
-@dataclass(frozen=True)
-class _Organisation:
-    kind: str
-    columns: str  # "Numéro SIRET site" .. "Libellé Département (structure)", joined
-    sector: str
-    name: str
-    finess: str
-    mss_tail: str  # MSSanté columns from "Raison Sociale structure BAL" to "Pays"
-    slug: str
-
-
-@lru_cache(maxsize=4096)
-def slug(text: str) -> str:
-    """ASCII, lower-case, dashes: how a name appears in an e-mail address."""
-    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
-    return re.sub(r"[^a-z0-9]+", "-", plain).strip("-")
-
-
-def with_key(body: str) -> str:
-    """The number followed by its Luhn check digit."""
-    return body + luhn.calc_check_digit(body)
 
 
 @lru_cache(maxsize=1 << 12)
@@ -147,105 +118,17 @@ class _Writer:
         self.rpps_start = 1_000_000_000 + self.rng.randrange(0, 800_000_000)
         self.person_seq = 0
         self.adeli_seq = 0
-        self.mail_names: Counter = Counter()
+        self.mail_names = UniqueNames()
         self.profiles = PROFILES
         self.cum_weights = list(itertools.accumulate(p.weight for p in PROFILES))
         self.activity_parts = {p: self._activity_part(p) for p in PROFILES}
-        self.organisations = self._organisations(min(max(12, rows // 20), 50_000))
-        self.by_kind = {
-            kind: [o for o in self.organisations if o.kind == kind]
-            for kind in ("hospital", "clinic", "cabinet", "pharmacy")
-        }
+        self.sites = SitePool(self.rng, min(max(12, rows // 20), 50_000))
 
     def _activity_part(self, profile: Profile) -> str:
         profession, specialty = _label(self.sets, profile)
         sf_type = "S|Spécialité ordinale" if profile.savoir_faire else "|"
         codes = f"{profile.profession}|{profession}|C|Civil|{sf_type}"
         return f"{codes}|{profile.savoir_faire}|{specialty}"
-
-    def _organisations(self, count: int) -> list[_Organisation]:
-        kinds = ("hospital", "clinic", "cabinet", "cabinet", "cabinet", "pharmacy", "pharmacy")
-        return [self._organisation(i, kinds[i % len(kinds)]) for i in range(count)]
-
-    def _organisation(self, index: int, kind: str) -> _Organisation:
-        rng = self.rng
-        insee, postcode, commune = rng.choice(samples.COMMUNES)
-        dept = insee[:2]
-        siren = with_key(f"{2 + index % 7}{index:07d}"[-8:])
-        siret = with_key(siren + "0001")
-        finess = with_key(f"{dept}0{index:05d}") if kind != "cabinet" else ""
-        finess_ej = with_key(f"{dept}1{index:05d}") if kind in ("hospital", "clinic") else ""
-        name = self._organisation_name(kind, commune)
-        number = str(rng.randint(1, 120))
-        code, street_type, street = rng.choice(samples.STREETS)
-        tech = ("F" + finess) if finess else ("S" + siret)
-        site_slug = self._unique(slug(name))
-        email = f"contact@{site_slug}.fr" if kind != "cabinet" else ""
-        phone = f"02{rng.randrange(10**8):08d}"
-        columns = "|".join(
-            (
-                siret,
-                siren,
-                finess,
-                finess_ej,
-                tech,
-                name,
-                "",
-                "",
-                "",
-                number,
-                "",
-                code,
-                street_type,
-                street,
-                "",
-                "",
-                postcode,
-                insee,
-                commune,
-                "99100",
-                "France",
-                phone,
-                "",
-                "",
-                email,
-                dept,
-                samples.DEPARTMENTS[dept],
-                "",
-            )
-        )
-        mss_tail = "|".join(
-            (
-                name,
-                "",
-                "",
-                "",
-                number,
-                "",
-                code,
-                street,
-                "",
-                f"{postcode} {commune.upper()}",
-                postcode,
-                dept,
-                "France",
-            )
-        )
-        return _Organisation(kind, columns, _SECTORS[kind], name, finess, mss_tail, site_slug)
-
-    def _unique(self, name: str) -> str:
-        self.mail_names[name] += 1
-        count = self.mail_names[name]
-        return name if count == 1 else f"{name}{count}"
-
-    def _organisation_name(self, kind: str, commune: str) -> str:
-        family = self.rng.choice(samples.FAMILY_NAMES)
-        return {
-            "hospital": f"Centre hospitalier de {commune}",
-            "clinic": f"Clinique Saint-Joseph de {commune}",
-            "cabinet": f"Cabinet {family}",
-            "pharmacy": f"Pharmacie {family}",
-        }[kind]
 
     def person(self, profile: Profile | None = None) -> Person:
         """Draw a professional: identity, profile and identifier."""
@@ -271,80 +154,40 @@ class _Writer:
         title = "DR|Docteur" if p.profile.doctor else "|"
         return f"{p.kind}|{p.number}|{p.kind}{p.number}|{title}|{civ}|{p.family}|{p.given}"
 
-    def activity_line(self, p: Person, prefix: str) -> tuple[str, _Organisation]:
+    def activity_line(self, p: Person, prefix: str) -> tuple[str, Site]:
         """One activity line of the professional, at a workplace of their profile."""
         profile = p.profile
-        kind = self.rng.choice(profile.workplaces)
-        org = self.rng.choice(self.by_kind[kind] or self.organisations)
-        mode = _MODES.get(org.kind, "L|Libéral")
-        section = "A|Section A" if profile.profession == "21" and org.kind == "pharmacy" else "|"
+        site = self.sites.pick(self.rng.choice(profile.workplaces))
+        mode = _MODES.get(site.kind, "L|Libéral")
+        section = "A|Section A" if profile.profession == "21" and site.kind == "pharmacy" else "|"
         return (
-            f"{prefix}|{self.activity_parts[profile]}|{mode}|{org.columns}|{profile.authority}|"
-            f"{org.sector}|{section}|||GENR01|Activité standard|\n"
-        ), org
+            f"{prefix}|{self.activity_parts[profile]}|{mode}|{site.columns}|{profile.authority}|"
+            f"{site.sector}|{section}|||GENR01|Activité standard|\n"
+        ), site
 
-    def personal_mailbox(self, p: Person, org: _Organisation) -> str:
+    def personal_mailbox(self, p: Person, site: Site) -> str:
         """A PER mailbox line for the professional (unique address)."""
         profile = p.profile
-        local = self._unique(f"{slug(p.given)}.{slug(p.family)}")
+        local = self.mail_names(f"{slug(p.given)}.{slug(p.family)}")
         profession, specialty = _label(self.sets, profile)
-        title = "DR" if profile.doctor else ""
-        return (
-            "|".join(
-                (
-                    "PER",
-                    f"{local}@{profile.mail_domain}.mssante.fr",
-                    p.kind,
-                    p.number,
-                    p.kind + p.number,
-                    "",
-                    "",
-                    "",
-                    title,
-                    p.family,
-                    p.given,
-                    "C",
-                    "Civil",
-                    profile.profession,
-                    profession,
-                    profile.savoir_faire,
-                    specialty,
-                    "O",
-                    org.mss_tail,
-                )
-            )
-            + "\n"
-        )
-
-    def organisation_mailboxes(self) -> list[str]:
-        """ORG / APP / CAB mailbox lines of the organisations."""
-        lines = []
-        for org in self.organisations:
-            structure = ("1", "1" + org.finess) if org.finess else ("", "")
-            domain = f"{org.slug}.mssante.fr"
-            services = {
-                "hospital": ("neurologie", "oncologie", "urgences"),
-                "clinic": ("secretariat",),
-                "pharmacy": (),
-                "cabinet": (),
-            }[org.kind]
-            for service in services:
-                lines.append(_org_line("ORG", f"{service}@{domain}", structure, service, org))
-            if org.kind == "hospital":
-                lines.append(_org_line("APP", f"dpi@{domain}", structure, "", org))
-            if org.kind == "cabinet":
-                lines.append(_org_line("CAB", f"cabinet@{domain}", structure, "", org))
-        return lines
-
-
-def _org_line(kind: str, address: str, structure, service: str, org: _Organisation) -> str:
-    blanks = ("",) * 10
-    return (
-        "|".join(
-            (kind, address, "", "", "", *structure, service.capitalize(), *blanks, org.mss_tail)
-        )
-        + "\n"
-    )
+        owner = {
+            "Type de BAL": "PER",
+            "Adresse BAL": f"{local}@{profile.mail_domain}.mssante.fr",
+            "Type Identifiant PP": p.kind,
+            "Identifiant PP": p.number,
+            "Identification nationale PP": p.kind + p.number,
+            "Civilité d'exercice": "DR" if profile.doctor else "",
+            "Nom d'exercice": p.family,
+            "Prénom d'exercice": p.given,
+            "Catégorie profession": "C",
+            "Libellé de catégorie profession": "Civil",
+            "Code Profession": profile.profession,
+            "Libellé Profession": profession,
+            "Code savoir-faire": profile.savoir_faire,
+            "Libellé savoir-faire": specialty,
+            "Dématérialisation": "O",
+        }
+        return join_columns(MSSANTE_COLUMNS[:18], owner) + "|" + site.mailbox_columns + "\n"
 
 
 def _header(columns: tuple[str, ...], trailing: bool) -> str:
@@ -393,9 +236,9 @@ def generate(
         out.write(_header(PERSONNE_ACTIVITE_COLUMNS, trailing=True).encode())
         mss_out.write(_header(MSSANTE_COLUMNS, trailing=False).encode())
         _write_people(writer, summary, rows, out, mss_out)
-        org_lines = writer.organisation_mailboxes()
+        org_lines = writer.sites.mailbox_lines()
         mss_out.write("".join(org_lines).encode())
-    summary.organisations = len(writer.organisations)
+    summary.organisations = len(writer.sites.sites)
     summary.mailboxes += len(org_lines)
     return summary
 
@@ -417,12 +260,12 @@ def _write_people(writer: _Writer, summary: GeneratedExtract, rows: int, out, ms
         prefix = writer.person_prefix(person)
         count = min(_activity_count(rng), _room(summary.broken, line_no, last))
         for _ in range(count):
-            line, org = writer.activity_line(person, prefix)
+            line, site = writer.activity_line(person, prefix)
             buffer.append(line)
         summary.lines_by_profession[person.profile.profession] += count
         summary.professionals += 1
         if rng.random() < 0.6:
-            mail.append(writer.personal_mailbox(person, org))
+            mail.append(writer.personal_mailbox(person, site))
         line_no += count
         if len(buffer) >= _FLUSH_EVERY:
             out.write("".join(buffer).encode())
