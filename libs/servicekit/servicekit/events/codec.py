@@ -5,12 +5,14 @@ request id that caused the event travels as the CloudEvents extension `requestid
 """
 
 from cloudevents.core.bindings import kafka as binding
+from cloudevents.core.exceptions import BaseCloudEventException
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
 
 FORMAT = JSONFormat()
 REQUEST_ID = "requestid"
 CONTENT_TYPE = "application/json"
+REQUIRED_HEADERS = ("ce_specversion", "ce_id", "ce_type", "ce_source")
 
 
 def to_event(row):
@@ -45,15 +47,18 @@ def kafka_headers(message):
 
 def from_record(record):
     """The CloudEvent carried by a kafka-python ConsumerRecord; ValueError if it is not one."""
-    message = binding.KafkaMessage(
-        headers={name: value for name, value in record.headers or () if value is not None},
-        key=record.key,
-        value=record.value,
-    )
+    headers = {name: value for name, value in record.headers or () if value is not None}
+    missing = [name for name in REQUIRED_HEADERS if name not in headers]
+    if missing:
+        raise ValueError(f"the message is not a CloudEvent: no {', '.join(missing)} header")
+    message = binding.KafkaMessage(headers=headers, key=record.key, value=record.value)
     try:
-        return binding.from_binary(message, FORMAT, CloudEvent)
-    except (KeyError, TypeError, ValueError, UnicodeDecodeError) as exc:
+        event = binding.from_binary(message, FORMAT, CloudEvent)
+    except (BaseCloudEventException, TypeError, ValueError) as exc:
         raise ValueError(f"the message is not a CloudEvent: {exc}") from exc
+    if not isinstance(event.get_data(), dict):
+        raise ValueError("the message is not a CloudEvent of ours: its data is not a JSON object")
+    return event
 
 
 def request_id(event):

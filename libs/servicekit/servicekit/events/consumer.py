@@ -10,11 +10,10 @@ import logging
 import time
 
 import sqlalchemy as sa
-from kafka import TopicPartition
-from kafka.structs import OffsetAndMetadata
 
 from servicekit import metrics
 from servicekit.events import codec
+from servicekit.events.kafka import OffsetAndMetadata, TopicPartition
 from servicekit.models import ProcessedEvent
 from servicekit.topics import dlq_of
 

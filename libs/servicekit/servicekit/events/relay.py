@@ -8,10 +8,10 @@ A broker that is down leaves the rows in place; the worker retries later, nothin
 import logging
 
 import sqlalchemy as sa
-from kafka.errors import KafkaError
 
 from servicekit import metrics
 from servicekit.events import codec
+from servicekit.events.kafka import KafkaError
 from servicekit.models import OutboxEvent, utcnow
 
 log = logging.getLogger(__name__)

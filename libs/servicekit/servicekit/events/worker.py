@@ -11,11 +11,10 @@ import logging
 import signal
 import threading
 
-from kafka.errors import KafkaError
-
 from servicekit import db
 from servicekit.events import kafka
 from servicekit.events.consumer import Consumer
+from servicekit.events.kafka import KafkaError
 from servicekit.events.registry import handlers_by_type
 from servicekit.events.relay import Relay
 from servicekit.topics import EVENT_TYPES, TOPICS, dlq_of
@@ -39,6 +38,7 @@ class Worker:
         self.app = app
         self.name = app.name
         self.bootstrap = bootstrap or app.config["KAFKA_BOOTSTRAP_SERVERS"]
+        self.timeout_ms = app.config.get("KAFKA_TIMEOUT_MS", kafka.TIMEOUT_MS)
         package = app.import_name.split(".")[0]
         self.handlers = handlers if handlers is not None else handlers_by_type(package)
         self.topics = topics_of(self.handlers)
@@ -49,13 +49,14 @@ class Worker:
 
     def _producer(self):
         # Brokers may not auto-create topics; creating them is idempotent.
-        kafka.ensure_topics(self.bootstrap, [*TOPICS, *(dlq_of(topic) for topic in TOPICS)])
-        return kafka.producer(self.bootstrap)
+        topics = [*TOPICS, *(dlq_of(topic) for topic in TOPICS)]
+        kafka.ensure_topics(self.bootstrap, topics, self.timeout_ms)
+        return kafka.producer(self.bootstrap, self.timeout_ms)
 
     def _consumer(self):
         if self.consumer is None:
-            kafka.ensure_topics(self.bootstrap, self.topics)
-            client = kafka.consumer(self.bootstrap, self.name, self.topics)
+            kafka.ensure_topics(self.bootstrap, self.topics, self.timeout_ms)
+            client = kafka.consumer(self.bootstrap, self.name, self.topics, self.timeout_ms)
             self.consumer = Consumer(
                 db.database(self.app), client, self.handlers, self._producer, self.name
             )
@@ -74,8 +75,9 @@ class Worker:
         """Loop until stop(); broker errors are logged and retried with backoff."""
         log.info("worker started", extra={"topics": self.topics})
         try:
-            while not self.stopping.is_set():
-                self._step_or_back_off()
+            with self.app.app_context():
+                while not self.stopping.is_set():
+                    self._step_or_back_off()
         finally:
             self.close()
         log.info("worker stopped")
@@ -121,5 +123,4 @@ def run_worker(app):
     worker = Worker(app)
     signal.signal(signal.SIGTERM, worker.stop)
     signal.signal(signal.SIGINT, worker.stop)
-    with app.app_context():
-        worker.run()
+    worker.run()

@@ -6,8 +6,8 @@ are wrong, so readers start from the earliest offset and never rely on end_offse
 
 import socket
 import subprocess
-import uuid
 
+from servicekit.events.kafka import TopicPartition
 from servicekit.testing.common import eventually, free_port, skip_or_fail
 
 
@@ -90,21 +90,26 @@ class TansuBroker:
 
 
 def read_records(bootstrap, topic, count, timeout=20.0):
-    """The first `count` raw records on topic, read from the earliest offset by a new group."""
-    from servicekit.events.kafka import consumer
+    """The first `count` raw records on topic, read from its earliest offset (no group)."""
+    from servicekit.events.kafka import reader
 
-    reader = consumer(bootstrap, f"test-reader-{uuid.uuid4().hex[:8]}", [topic])
+    client = reader(bootstrap)
     records = []
     try:
+        partitions = eventually(
+            lambda: client.partitions_for_topic(topic), timeout=timeout, message=f"no {topic}"
+        )
+        client.assign([TopicPartition(topic, partition) for partition in sorted(partitions)])
+        client.seek_to_beginning()
 
         def enough():
-            for batch in reader.poll(timeout_ms=200).values():
+            for batch in client.poll(timeout_ms=200).values():
                 records.extend(batch)
             return len(records) >= count
 
         eventually(enough, timeout=timeout, interval=0, message=f"{count} records on {topic}")
     finally:
-        reader.close()
+        client.close()
     return records
 
 

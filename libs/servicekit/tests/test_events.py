@@ -1,0 +1,86 @@
+"""emit writes one outbox row in the caller's transaction; the codec makes CloudEvents of rows."""
+
+from types import SimpleNamespace
+
+import pytest
+from servicekit import db
+from servicekit.events import codec, emit
+from servicekit.testing import emitted
+
+CREATED = "fr.enrs.identity.user.created"
+REQUEST_ID = "req-events-000001"
+
+
+def as_record(message, topic="enrs.identity"):
+    """A consumed record as kafka-python gives it: headers as a list of (name, bytes)."""
+    return SimpleNamespace(
+        topic=topic, headers=codec.kafka_headers(message), key=message.key, value=message.value
+    )
+
+
+def test_it_writes_exactly_one_outbox_row_with_the_change(app, client, gp):
+    response = client.post(
+        "/api/v1/notes", json={"text": "dr.martin"}, headers={**gp, "X-Request-ID": REQUEST_ID}
+    )
+    assert response.status_code == 201
+    with db.sessions(app) as session:
+        [row] = emitted(session)
+    note_id = str(response.get_json()["id"])
+    assert (row.type, row.topic, row.source) == (CREATED, "enrs.identity", "/enrs/kitapp")
+    assert (row.subject, row.key, row.request_id) == (note_id, note_id, REQUEST_ID)
+    assert row.data == {"user_id": note_id, "username": "dr.martin"}
+    assert row.published_at is None
+
+
+def test_it_leaves_no_row_when_the_transaction_rolls_back(app):
+    with app.app_context():
+        session = db.session()
+        emit(session, CREATED, "u-1", {"user_id": "u-1", "username": "x"})
+        session.rollback()
+        assert emitted(session) == []
+
+
+def test_it_refuses_an_event_type_missing_from_the_catalogue(app):
+    with app.app_context(), pytest.raises(ValueError, match="not in the event catalogue"):
+        emit(db.session(), "fr.enrs.identity.user.teleported", "u-1", {})
+
+
+def test_it_turns_a_row_into_a_binary_mode_cloudevent_and_back(app, client, gp):
+    headers = {**gp, "X-Request-ID": REQUEST_ID}
+    client.post("/api/v1/notes", json={"text": "dr.roux"}, headers=headers)
+    with db.sessions(app) as session:
+        [row] = emitted(session)
+    message = codec.to_message(row)
+    assert message.headers["ce_type"] == CREATED.encode()
+    assert message.headers["ce_specversion"] == b"1.0"
+    assert message.headers["content-type"] == b"application/json"
+    assert message.key == row.key.encode()
+    event = codec.from_record(as_record(message))
+    assert (event.get_id(), event.get_type(), event.get_source()) == (
+        row.event_id,
+        CREATED,
+        "/enrs/kitapp",
+    )
+    assert event.get_subject() == row.subject
+    assert event.get_data() == row.data
+    assert codec.request_id(event) == REQUEST_ID
+    assert event.get_time() == row.created_at
+
+
+def test_it_refuses_a_message_that_is_not_a_cloudevent():
+    record = SimpleNamespace(topic="enrs.identity", headers=[], key=None, value=b"not json")
+    with pytest.raises(ValueError, match="not a CloudEvent"):
+        codec.from_record(record)
+
+
+def test_it_refuses_a_cloudevent_whose_body_is_not_json():
+    headers = [
+        ("ce_specversion", b"1.0"),
+        ("ce_id", b"e-1"),
+        ("ce_type", CREATED.encode()),
+        ("ce_source", b"/enrs/identity"),
+        ("content-type", b"application/json"),
+    ]
+    record = SimpleNamespace(topic="enrs.identity", headers=headers, key=None, value=b"{oops")
+    with pytest.raises(ValueError, match="not a CloudEvent"):
+        codec.from_record(record)
