@@ -79,3 +79,9 @@ def test_it_computes_luhn_keys_exactly_like_stdnum():
     numbers = [str(n) for n in range(0, 100_000, 7)] + [GUIGNARD_RPPS, GUIGNARD_SITE_SIRET]
 
     assert [ids.luhn_valid(n) for n in numbers] == [luhn.is_valid(n) for n in numbers]
+
+
+def test_it_computes_luhn_check_digits_exactly_like_stdnum():
+    bodies = [str(n) for n in range(0, 100_000, 7)] + [GUIGNARD_RPPS[:-1], "2000000"]
+
+    assert [ids.luhn_key(b) for b in bodies] == [luhn.calc_check_digit(b) for b in bodies]

@@ -209,3 +209,28 @@ def test_it_rejects_a_mailbox_of_unknown_type_or_bad_address(tmp_path):
         3, "Type de BAL", "type de BAL inconnu : XYZ (PER, ORG, APP ou CAB)"
     )
     assert items[2] == Rejection(4, "Adresse BAL", "adresse BAL mal formée")
+
+
+def test_it_accepts_the_descriptive_spelling_of_mailbox_columns(tmp_path):
+    from directory.extract.formats import MSSANTE_ALIASES, MSSANTE_COLUMNS
+
+    descriptive = dict((column, alias) for alias, column in MSSANTE_ALIASES)
+    header = [descriptive.get(column, column) for column in MSSANTE_COLUMNS]
+    line = ["ORG", "urgences@ch-vannes.mssante.fr", *[""] * 26, "56000", "56", "France"]
+    path = tmp_path / "mss.txt"
+    path.write_text("|".join(header) + "\n" + "|".join(line) + "\n", encoding="utf-8")
+
+    _, items = read_all(path)
+
+    assert items[0].fields["Code postal"] == "56000"
+    assert items[0].fields["L6LIGNEACHEMINEMENT"] == ""
+
+
+def test_it_counts_afresh_when_read_a_second_time(regional_extract):
+    reader = ExtractReader(regional_extract.path)
+    first = list(reader)
+    counts = reader.stats
+    second = list(reader)
+
+    assert second == first
+    assert reader.stats == counts

@@ -63,8 +63,9 @@ PERSONNE_ACTIVITE_COLUMNS = (
     "Libellé genre activité",
 )
 
-# Column names as they appear in the header of the ANS file (31 columns, observed on the
-# published extract): the address columns keep their raw technical names (L2..L6).
+# Column names as the header of the ANS file spells them (31 columns), taken from a published
+# field-by-field description of the extract: the address columns keep their technical names
+# (L2..L6). Descriptive spellings of the same columns are accepted as aliases below.
 MSSANTE_COLUMNS = (
     "Type de BAL",
     "Adresse BAL",
@@ -100,6 +101,23 @@ MSSANTE_COLUMNS = (
 )
 
 
+MSSANTE_ALIASES = (
+    ("Catégorie professionnelle", "Catégorie profession"),
+    ("Libellé catégorie professionnelle", "Libellé de catégorie profession"),
+    ("Complément localisation structure BAL", "L2COMPLEMENTLOCALISATION"),
+    ("Complément distribution structure BAL", "L3COMPLEMENTDISTRIBUTION"),
+    ("Numéro de voie structure BAL", "L4NUMEROVOIE"),
+    ("Complément numéro de voie structure BAL", "L4COMPLEMENTNUMEROVOIE"),
+    ("Type de voie structure BAL", "NL4TYPEVOIE"),
+    ("Libellé de voie structure BAL", "L4LIBELLEVOIE"),
+    ("Lieu-dit structure BAL", "L5LIEUDITMENTION"),
+    ("Ligne d'acheminement structure BAL", "L6LIGNEACHEMINEMENT"),
+    ("Code postal structure BAL", "Code postal"),
+    ("Département structure BAL", "Département"),
+    ("Pays structure BAL", "Pays"),
+)
+
+
 @dataclass(frozen=True)
 class ExtractFormat:
     """A `|`-separated extract: its name, its columns in order and those a line cannot lack."""
@@ -107,6 +125,7 @@ class ExtractFormat:
     name: str
     columns: tuple[str, ...]
     mandatory: tuple[str, ...]
+    aliases: tuple[tuple[str, str], ...] = ()
 
     def canonical(self, header_name: str) -> str | None:
         """The declared column a header cell names, ignoring case, accents and spacing."""
@@ -128,6 +147,7 @@ MSSANTE = ExtractFormat(
     name="Extraction_Correspondance_MSSante",
     columns=MSSANTE_COLUMNS,
     mandatory=("Type de BAL", "Adresse BAL"),
+    aliases=MSSANTE_ALIASES,
 )
 
 FORMATS = (PERSONNE_ACTIVITE, MSSANTE)
@@ -145,7 +165,9 @@ def header_key(name: str) -> str:
 
 def _canonical_index(fmt: ExtractFormat) -> dict[str, str]:
     if fmt.name not in _INDEXES:
-        _INDEXES[fmt.name] = {header_key(column): column for column in fmt.columns}
+        index = {header_key(alias): column for alias, column in fmt.aliases}
+        index.update({header_key(column): column for column in fmt.columns})
+        _INDEXES[fmt.name] = index
     return _INDEXES[fmt.name]
 
 

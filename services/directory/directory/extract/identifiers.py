@@ -54,6 +54,13 @@ def luhn_valid(digits: str) -> bool:
     return sum(map(int, backwards[::2] + backwards[1::2].translate(_DOUBLED))) % 10 == 0
 
 
+def luhn_key(digits: str) -> str:
+    """The Luhn check digit to append to the digits (as stdnum.luhn.calc_check_digit)."""
+    backwards = ("0" + digits[::-1]) if digits else "0"
+    total = sum(map(int, backwards[::2] + backwards[1::2].translate(_DOUBLED)))
+    return str(-total % 10)
+
+
 def _digits(value: str, length: int) -> bool:
     return len(value) == length and value.isascii() and value.isdigit()
 

@@ -14,7 +14,7 @@ from typing import BinaryIO
 
 from directory.extract.formats import ExtractFormat, detect
 from directory.extract.rules import RULES
-from directory.extract.valuesets import ValueSets, load_value_sets
+from directory.extract.valuesets import ValueSets, packaged_value_sets
 
 ProgressCallback = Callable[[int, int], None]
 TEXT_SUFFIXES = (".txt", ".csv")
@@ -136,14 +136,14 @@ class ExtractReader:
     ):
         self.path = path
         self.fmt = fmt
-        self.value_sets = value_sets or load_value_sets()
+        self.value_sets = value_sets or packaged_value_sets()
         self.on_progress = on_progress
         self.stats = Stats()
         self.header: Header | None = None
 
     def __iter__(self) -> Iterator[Record | Rejection]:
         with open_source(self.path) as (stream, total):
-            self.stats.total_bytes = total
+            self.stats = Stats(total_bytes=total)
             first = stream.readline()
             if not first:
                 raise ExtractError("fichier vide : en-tête absent")

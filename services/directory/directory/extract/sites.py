@@ -7,10 +7,9 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 
-from stdnum import luhn
-
 from directory.extract import samples
 from directory.extract.formats import MSSANTE_COLUMNS, PERSONNE_ACTIVITE_COLUMNS
+from directory.extract.identifiers import luhn_key
 
 KINDS = ("hospital", "clinic", "cabinet", "pharmacy")
 # Mix of the pool: practices and pharmacies outnumber hospitals, as in any region.
@@ -57,7 +56,7 @@ def slug(text: str) -> str:
 
 def with_key(body: str) -> str:
     """The number followed by its Luhn check digit."""
-    return body + luhn.calc_check_digit(body)
+    return body + luhn_key(body)
 
 
 class UniqueNames:

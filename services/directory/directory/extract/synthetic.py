@@ -11,14 +11,11 @@ import random
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
-
-from stdnum import luhn
 
 from directory.extract import samples
 from directory.extract.formats import MSSANTE_COLUMNS, PERSONNE_ACTIVITE_COLUMNS
-from directory.extract.sites import Site, SitePool, UniqueNames, join_columns, slug, with_key
+from directory.extract.sites import Site, SitePool, UniqueNames, slug, with_key
 from directory.extract.valuesets import ValueSets, load_value_sets
 
 BREAKAGES = ("column-count", "bad-rpps", "invalid-utf8", "empty-name", "rpps-key")
@@ -84,22 +81,6 @@ class Person:
     number: str
 
 
-@lru_cache(maxsize=1 << 12)
-def _partial_checksum(digits: str) -> int:
-    return luhn.checksum(digits)
-
-
-def with_key_fast(body: str) -> str:
-    """with_key for the long runs of sequential numbers the generator draws.
-
-    The Luhn sum is a sum over digit positions, so the check digit of (high, low) halves
-    comes from two cached partial sums instead of one full computation per number.
-    """
-    high, low = body[:-4], body[-4:]
-    total = _partial_checksum(high + "00000") + _partial_checksum(low + "0")
-    return body + str((10 - total % 10) % 10)
-
-
 def _label(sets: ValueSets, profile: Profile) -> tuple[str, str]:
     profession = sets.professions.get(profile.profession)
     profession = profession or EXTRA_PROFESSION_LABELS[profile.profession]
@@ -145,7 +126,7 @@ class _Writer:
                 with_key(f"{rng.choice(list(samples.DEPARTMENTS))}{self.adeli_seq:06d}"),
             )
         else:
-            kind, number = "8", with_key_fast(str(self.rpps_start + self.person_seq))
+            kind, number = "8", with_key(str(self.rpps_start + self.person_seq))
         return Person(profile, given, family, female, kind, number)
 
     def person_prefix(self, p: Person) -> str:
@@ -170,24 +151,27 @@ class _Writer:
         profile = p.profile
         local = self.mail_names(f"{slug(p.given)}.{slug(p.family)}")
         profession, specialty = _label(self.sets, profile)
-        owner = {
-            "Type de BAL": "PER",
-            "Adresse BAL": f"{local}@{profile.mail_domain}.mssante.fr",
-            "Type Identifiant PP": p.kind,
-            "Identifiant PP": p.number,
-            "Identification nationale PP": p.kind + p.number,
-            "Civilité d'exercice": "DR" if profile.doctor else "",
-            "Nom d'exercice": p.family,
-            "Prénom d'exercice": p.given,
-            "Catégorie profession": "C",
-            "Libellé de catégorie profession": "Civil",
-            "Code Profession": profile.profession,
-            "Libellé Profession": profession,
-            "Code savoir-faire": profile.savoir_faire,
-            "Libellé savoir-faire": specialty,
-            "Dématérialisation": "O",
-        }
-        return join_columns(MSSANTE_COLUMNS[:18], owner) + "|" + site.mailbox_columns + "\n"
+        owner = (  # the first 18 MSSanté columns, in order
+            "PER",
+            f"{local}@{profile.mail_domain}.mssante.fr",
+            p.kind,
+            p.number,
+            p.kind + p.number,
+            "",  # type identifiant structure
+            "",  # identification structure
+            "",  # service de rattachement
+            "DR" if profile.doctor else "",
+            p.family,
+            p.given,
+            "C",
+            "Civil",
+            profile.profession,
+            profession,
+            profile.savoir_faire,
+            specialty,
+            "O",  # dématérialisation
+        )
+        return "|".join(owner) + "|" + site.mailbox_columns + "\n"
 
 
 def _header(columns: tuple[str, ...], trailing: bool) -> str:

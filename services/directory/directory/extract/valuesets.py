@@ -2,6 +2,7 @@
 
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 DATA_DIR = Path(__file__).parent / "data"
@@ -50,3 +51,9 @@ def load_value_sets(directory: Path | str = DATA_DIR) -> ValueSets:
         civilites=read_value_set(folder / CIVILITE_FILE),
         statuts_juridiques=read_value_set(folder / STATUT_JURIDIQUE_FILE),
     )
+
+
+@lru_cache(maxsize=1)
+def packaged_value_sets() -> ValueSets:
+    """The value sets shipped with the package, parsed once per process."""
+    return load_value_sets(DATA_DIR)
