@@ -4,13 +4,13 @@
     python deploy/seed_demo.py banner          print the portal URL and the demo accounts
     python deploy/seed_demo.py totp PERSONA    print a demo account's current TOTP code
 
-Everything goes through identity's own command line (`flask --app identity ...`), run in the
-environment deploy/run.sh prepares. The passwords and TOTP secrets below are public on purpose:
-they exist only in development databases.
+Everything goes through identity's own command line (`flask --app identity user create`,
+`client create`), invoked in this process, in the environment deploy/run.sh prepares.
+The passwords and TOTP secrets below are public on purpose: they exist only in development
+databases.
 """
 
 import os
-import subprocess
 import sys
 from dataclasses import dataclass
 
@@ -99,15 +99,17 @@ PERSONAS = (
 )
 
 
-def flask(*args, input=None):
-    """Run `flask --app identity ARGS` in the current environment; the completed process."""
-    return subprocess.run(  # noqa: S603 (fixed argv, no shell)
-        [sys.executable, "-m", "flask", "--app", "identity", *args],
-        input=input,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+class Identity:
+    """identity's own command line, run in this process (one start-up for the whole seed)."""
+
+    def __init__(self):
+        from identity import create_app
+
+        self.runner = create_app().test_cli_runner()
+
+    def run(self, *args, input=None):
+        """`flask --app identity ARGS`; the click Result (exit_code, output)."""
+        return self.runner.invoke(args=list(args), input=input)
 
 
 def portal_client_args():
@@ -145,26 +147,23 @@ def user_args(persona):
 
 def already_exists(result):
     """identity refuses a second account with the same username; that is what we want here."""
-    message = (result.stderr + result.stdout).lower()
-    return result.returncode != 0 and ("exist" in message or "already" in message)
+    return result.exit_code != 0 and "already exists" in result.output
 
 
-def seed_client():
+def seed_client(identity):
     # `client create` is idempotent: it updates an existing client.
-    result = flask(*portal_client_args(), input=os.environ["PORTAL_OIDC_CLIENT_SECRET"] + "\n")
-    if "No such command 'client'" in result.stderr:
-        print("demo: identity has no `client` command yet; the portal client is not registered")
-        return
-    if result.returncode != 0:
+    secret = os.environ["PORTAL_OIDC_CLIENT_SECRET"]
+    result = identity.run(*portal_client_args(), input=secret + "\n")
+    if result.exit_code != 0:
         fail("the portal's OIDC client", result)
     print("demo: OIDC client 'portal' is registered")
 
 
-def seed_users():
+def seed_users(identity):
     created = 0
     for persona in PERSONAS:
-        result = flask(*user_args(persona), input=DEMO_PASSWORD + "\n")
-        if result.returncode == 0:
+        result = identity.run(*user_args(persona), input=DEMO_PASSWORD + "\n")
+        if result.exit_code == 0:
             created += 1
         elif not already_exists(result):
             fail(f"the account {persona.username}", result)
@@ -172,7 +171,8 @@ def seed_users():
 
 
 def fail(what, result):
-    sys.exit(f"demo seed: could not create {what}:\n{result.stderr.strip() or result.stdout}")
+    detail = result.output.strip() or repr(result.exception)
+    sys.exit(f"demo seed: could not create {what}:\n{detail}")
 
 
 def find(name):
@@ -202,8 +202,9 @@ def totp(name):
 def main(argv):
     command = argv[1] if len(argv) > 1 else "seed"
     if command == "seed":
-        seed_client()
-        seed_users()
+        identity = Identity()
+        seed_client(identity)
+        seed_users(identity)
     elif command == "banner":
         banner()
     elif command == "totp" and len(argv) == 3:
