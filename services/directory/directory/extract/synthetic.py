@@ -6,6 +6,7 @@ Broken lines can be injected at chosen line numbers, each one a professional of 
 rest of the file keeps one run of lines per professional.
 """
 
+import bisect
 import itertools
 import random
 import re
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from directory.extract import samples
 from directory.extract.formats import MSSANTE_COLUMNS, PERSONNE_ACTIVITE_COLUMNS
-from directory.extract.sites import Site, SitePool, UniqueNames, slug, with_key
+from directory.extract.sites import Site, SitePool, UniqueNames, pick, slug, with_key
 from directory.extract.valuesets import ValueSets, load_value_sets
 
 BREAKAGES = ("column-count", "bad-rpps", "invalid-utf8", "empty-name", "rpps-key")
@@ -114,10 +115,12 @@ class _Writer:
     def person(self, profile: Profile | None = None) -> Person:
         """Draw a professional: identity, profile and identifier."""
         rng = self.rng
-        profile = profile or rng.choices(self.profiles, cum_weights=self.cum_weights)[0]
+        if profile is None:
+            draw = rng.random() * self.cum_weights[-1]
+            profile = self.profiles[bisect.bisect(self.cum_weights, draw)]
         female = rng.random() < 0.55
-        given = rng.choice(samples.FEMALE_GIVEN_NAMES if female else samples.MALE_GIVEN_NAMES)
-        family = rng.choice(samples.FAMILY_NAMES)
+        given = pick(rng, samples.FEMALE_GIVEN_NAMES if female else samples.MALE_GIVEN_NAMES)
+        family = pick(rng, samples.FAMILY_NAMES)
         self.person_seq += 1
         if not profile.doctor and rng.random() < 0.05:
             self.adeli_seq += 1
@@ -138,7 +141,7 @@ class _Writer:
     def activity_line(self, p: Person, prefix: str) -> tuple[str, Site]:
         """One activity line of the professional, at a workplace of their profile."""
         profile = p.profile
-        site = self.sites.pick(self.rng.choice(profile.workplaces))
+        site = self.sites.pick(pick(self.rng, profile.workplaces))
         mode = _MODES.get(site.kind, "L|Libéral")
         section = "A|Section A" if profile.profession == "21" and site.kind == "pharmacy" else "|"
         return (
