@@ -5,6 +5,14 @@ discovery, the JWKS of a test key, a token endpoint answering what the test prep
 GET /api/v1/me recording the headers it was called with.
 """
 
+import sys
+
+# pytest names this file "portal.tests.conftest" after its path (--import-mode=importlib), which
+# registers the project folder portal/ as a namespace package "portal" that hides the real
+# package portal/portal. Forget that stand-in so that `import portal` finds the real one.
+if not hasattr(sys.modules.get("portal"), "create_app"):
+    sys.modules.pop("portal", None)
+
 import datetime as dt
 import http.server
 import json
@@ -206,6 +214,12 @@ class Personas:
 @pytest.fixture
 def personas(app, issuer):
     return Personas(app, issuer)
+
+
+@pytest.fixture
+def personas_of(issuer):
+    """Personas for an app a test builds itself."""
+    return lambda app: Personas(app, issuer)
 
 
 @pytest.fixture

@@ -64,32 +64,32 @@ def _tiles(client):
     return re.findall(r'data-service="([a-z-]+)"', client.get("/").get_data(as_text=True))
 
 
-def test_it_shows_a_gp_the_running_services_for_clinicians(platform, issuer):
+def test_it_shows_a_gp_the_running_services_for_clinicians(platform, personas_of):
     app, _directory = platform
     gp = app.test_client()
-    _personas(app, issuer).login(gp, "gp-1", ["clinician"])
+    personas_of(app).login(gp, "gp-1", ["clinician"])
     assert _tiles(gp) == ["annuaire", "messagerie"]
 
 
-def test_it_shows_a_neurologist_the_stroke_service(platform, issuer):
+def test_it_shows_a_neurologist_the_stroke_service(platform, personas_of):
     app, _directory = platform
     neurologist = app.test_client()
-    _personas(app, issuer).login(neurologist, "neuro-1", ["clinician", "stroke-neurologist"])
+    personas_of(app).login(neurologist, "neuro-1", ["clinician", "stroke-neurologist"])
     assert _tiles(neurologist) == ["annuaire", "tele-avc", "messagerie"]
 
 
-def test_it_hides_a_service_that_is_down_even_when_the_roles_allow_it(platform, issuer):
+def test_it_hides_a_service_that_is_down_even_when_the_roles_allow_it(platform, personas_of):
     app, _directory = platform
     oncologist = app.test_client()
-    _personas(app, issuer).login(oncologist, "onco-1", ["rcp-coordinator"])
+    personas_of(app).login(oncologist, "onco-1", ["rcp-coordinator"])
     assert "rcp" not in _tiles(oncologist)
     assert _tiles(oncologist) == ["annuaire", "messagerie"]
 
 
-def test_it_shows_the_administration_to_a_platform_admin_only(platform, issuer):
+def test_it_shows_the_administration_to_a_platform_admin_only(platform, personas_of):
     app, _directory = platform
     gcs_admin, gp = app.test_client(), app.test_client()
-    personas = _personas(app, issuer)
+    personas = personas_of(app)
     personas.login(gcs_admin, "admin-1", ["platform-admin"])
     personas.login(gp, "gp-1", ["clinician"])
     assert _tiles(gcs_admin) == ["administration"]
@@ -97,24 +97,18 @@ def test_it_shows_the_administration_to_a_platform_admin_only(platform, issuer):
     assert gp.get("/admin/comptes").status_code == 403
 
 
-def test_it_checks_health_once_per_cache_period(platform, issuer):
+def test_it_checks_health_once_per_cache_period(platform, personas_of):
     app, directory = platform
     gp = app.test_client()
-    _personas(app, issuer).login(gp, "gp-1", ["clinician"])
+    personas_of(app).login(gp, "gp-1", ["clinician"])
     _tiles(gp)
     _tiles(gp)
     assert directory.checks == 1
 
 
-def test_it_does_not_open_a_service_page_the_roles_do_not_allow(platform, issuer):
+def test_it_does_not_open_a_service_page_the_roles_do_not_allow(platform, personas_of):
     app, _directory = platform
     gp = app.test_client()
-    _personas(app, issuer).login(gp, "gp-1", ["clinician"])
+    personas_of(app).login(gp, "gp-1", ["clinician"])
     assert gp.get("/services/tele-avc").status_code == 404
     assert gp.get("/services/annuaire").status_code == 200
-
-
-def _personas(app, issuer):
-    from .conftest import Personas
-
-    return Personas(app, issuer)
