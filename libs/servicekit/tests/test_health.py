@@ -1,8 +1,7 @@
 """/healthz says the process answers; /readyz checks the database and its migrations."""
 
 import kitapp
-from servicekit import migrations
-from servicekit.testing import database_url, drop_postgres_database, postgres_url
+from servicekit import db, migrations
 
 
 def test_it_is_alive_without_checking_anything(client):
@@ -17,16 +16,12 @@ def test_it_is_ready_when_the_database_is_migrated(client):
     assert response.get_json()["checks"] == {"database": "ok", "migrations": "ok"}
 
 
-def test_it_is_not_ready_while_migrations_are_pending(settings, tmp_path):
-    url = database_url(tmp_path, "pending")
-    try:
+def test_it_is_not_ready_while_migrations_are_pending(settings, database):
+    with database.scratch() as url:
         app = kitapp.create_app({**settings, "DATABASE_URL": url})
         migrations.upgrade(app, "0001_kit")
         response = app.test_client().get("/readyz")
-        app.extensions["servicekit.db"].dispose()
-    finally:
-        if postgres_url():
-            drop_postgres_database(url)
+        db.database(app).dispose()
     assert response.status_code == 503
     assert response.get_json()["checks"]["migrations"] == "pending"
 

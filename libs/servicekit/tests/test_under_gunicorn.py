@@ -32,7 +32,9 @@ def kitapp_served(tmp_path_factory, database, jwks):
     }
     log_path = tmp_path / "kitapp.log"
     database.migrate(kitapp.create_app({**env, "TESTING": True}))
-    with ServiceProcess("kitapp", env, workers=2, log_path=log_path, migrate=False) as service:
+    with ServiceProcess(
+        "kitapp", env, workers=2, log_path=log_path, migrate=False, preload=True
+    ) as service:
         service.log_path = log_path
         yield service
 

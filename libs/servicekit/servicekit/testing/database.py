@@ -2,6 +2,7 @@
 
 import os
 import uuid
+from contextlib import contextmanager
 
 import sqlalchemy as sa
 
@@ -78,6 +79,7 @@ class TestDatabase:
 
     def __init__(self, name, folder=None):
         self.name = name
+        self.folder = folder
         self.url = self._create(name, folder)
         self.engine = make_engine(self.url)
         self.migrated = False
@@ -151,6 +153,26 @@ class TestDatabase:
             connection.execute(sa.text("DELETE FROM sqlite_sequence"))
         for _name, sql in triggers:
             connection.exec_driver_sql(sql)
+
+    @contextmanager
+    def scratch(self):
+        """The URL of an empty database for one test that migrates by itself, removed after.
+
+        SQLite: a new file beside this one. PostgreSQL: a new schema in this database, chosen
+        through the connection's search_path (much faster than CREATE/DROP DATABASE).
+        """
+        label = f"scratch_{uuid.uuid4().hex[:10]}"
+        if not self.is_postgres:
+            yield f"sqlite:///{self.folder / (label + '.db')}"
+            return
+        with self.engine.begin() as connection:
+            connection.execute(sa.text(f'CREATE SCHEMA "{label}"'))
+        url = sa.engine.make_url(self.url).update_query_dict({"options": f"-csearch_path={label}"})
+        try:
+            yield url.render_as_string(hide_password=False)
+        finally:
+            with self.engine.begin() as connection:
+                connection.execute(sa.text(f'DROP SCHEMA "{label}" CASCADE'))
 
     def close(self):
         """Release the engine and drop the PostgreSQL database."""

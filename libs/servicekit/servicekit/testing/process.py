@@ -15,7 +15,9 @@ class ServiceProcess:
     The process gets the current environment plus `env`; its output goes to `log_path`.
     """
 
-    def __init__(self, package, env, port=None, workers=1, log_path=None, migrate=True):
+    def __init__(
+        self, package, env, port=None, workers=1, log_path=None, migrate=True, preload=False
+    ):
         self.package = package
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -23,6 +25,7 @@ class ServiceProcess:
         self.workers = workers
         self.log_path = log_path
         self.migrate = migrate
+        self.preload = preload  # import the app once, before forking the workers (faster start)
         self.process = None
         self._log = None
 
@@ -57,6 +60,7 @@ class ServiceProcess:
                 str(self.workers),
                 "--graceful-timeout",
                 "5",
+                *(["--preload"] if self.preload else []),
             ],
             env=self.env,
             stdout=self._log,
