@@ -480,3 +480,18 @@ def test_a_token_request_with_a_strange_body_gets_an_rfc6749_error(
     response = client.post("/token", data=body, content_type=content_type, headers=basic())
     assert 400 <= response.status_code < 500
     assert response.get_json()["error"] in RFC6749_ERRORS
+
+
+def test_prompt_none_without_a_session_answers_login_required(client, portal):
+    response = Flow(client).authorize(prompt="none")
+    query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(response.headers["Location"]).query))
+    assert response.headers["Location"].startswith(REDIRECT + "?")
+    assert query["error"] == "login_required" and query["state"] == "etat-123"
+
+
+def test_a_code_presented_by_another_client_is_refused(gp_flow, telemedicine_worker):
+    code = gp_flow.code()
+    response = gp_flow.exchange(code, headers=basic(SERVICE, SERVICE_SECRET))
+    assert response.status_code == 400
+    assert response.get_json()["error"] in {"invalid_grant", "unauthorized_client"}
+    assert gp_flow.exchange(code).status_code == 200

@@ -268,3 +268,15 @@ def test_disabling_an_account_revokes_its_tokens_and_logs_its_clients_out(
     assert refresh(client, tokens["refresh_token"]).get_json()["error"] == "invalid_grant"
     [logout_token] = eventually(lambda: portal.tokens, timeout=5)
     assert verify_with_jwks(client, logout_token, PORTAL)[1]["sub"] == gp.id
+
+
+def test_a_logout_that_rolls_back_tells_no_client(app, browser, client, db_session, gp, portal):
+    from identity import sessions
+
+    sign_in_and_get_tokens(browser, client, gp)
+    with app.app_context(), pytest.raises(RuntimeError), db.sessions() as session:
+        [login] = session.scalars(sa.select(LoginSession)).all()
+        sessions.end_login_session(session, login, "logout")
+        raise RuntimeError("the request failed after the logout")
+    assert portal.tokens == []
+    assert sessions_of(db_session, gp)[0].ended_at is None

@@ -18,9 +18,10 @@ log = logging.getLogger(__name__)
 EVENT = "http://schemas.openid.net/event/backchannel-logout"
 TIMEOUT = 2
 LIFETIME = 120
+PENDING = "identity.oauth.backchannel"
 
 
-def logout_token(client_id, sid, sub):
+def logout_token(db_session, client_id, sid, sub):
     """A logout token for one client (typ logout+jwt, no nonce)."""
     now = int(utcnow().timestamp())
     claims = {
@@ -33,7 +34,7 @@ def logout_token(client_id, sid, sub):
         "sub": sub,
         "events": {EVENT: {}},
     }
-    return tokens.sign(claims, "logout+jwt")
+    return tokens.sign(claims, "logout+jwt", db_session)
 
 
 def post_logout_token(uri, token):
@@ -51,7 +52,11 @@ def post_logout_token(uri, token):
 
 
 def notify_clients(db_session, client_ids, sid, sub):
-    """Send a logout token to every client among client_ids that registered a back-channel URI."""
+    """Queue a logout token for every client among client_ids with a back-channel URI.
+
+    The tokens leave once db_session commits: a logout that rolls back tells nobody, and no
+    database lock is held while a slow client answers.
+    """
     if not client_ids:
         return
     query = sa.select(OAuthClient).where(
@@ -59,4 +64,23 @@ def notify_clients(db_session, client_ids, sid, sub):
         OAuthClient.backchannel_logout_uri.is_not(None),
     )
     for client in db_session.scalars(query):
-        post_logout_token(client.backchannel_logout_uri, logout_token(client.client_id, sid, sub))
+        token = logout_token(db_session, client.client_id, sid, sub)
+        _pending(db_session).append((client.backchannel_logout_uri, token))
+
+
+def _pending(db_session):
+    if PENDING not in db_session.info:
+        db_session.info[PENDING] = []
+        sa.event.listen(db_session, "after_commit", _send_pending)
+        sa.event.listen(db_session, "after_rollback", _forget_pending)
+    return db_session.info[PENDING]
+
+
+def _send_pending(db_session):
+    pending, db_session.info[PENDING] = db_session.info.get(PENDING, []), []
+    for uri, token in pending:
+        post_logout_token(uri, token)
+
+
+def _forget_pending(db_session):
+    db_session.info[PENDING] = []

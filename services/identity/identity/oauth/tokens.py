@@ -62,9 +62,9 @@ def _access_claims(config, client, grantee, scope, lifetime):
     return claims
 
 
-def sign(claims, token_type):
+def sign(claims, token_type, db_session=None):
     """Claims signed RS256 with the current key; the header names the kid and the type."""
-    kid, private_key = keys.signer(db.session(), current_app.config)
+    kid, private_key = keys.signer(db_session or db.session(), current_app.config)
     return jwt.encode(
         claims, private_key, algorithm="RS256", headers={"kid": kid, "typ": token_type}
     )
