@@ -45,10 +45,15 @@ class Rate:
     done: int
     failed: int
     seconds: float
+    cpu_seconds: float = 0.0  # CPU time the server (or the verifying thread) spent on them
 
     @property
     def per_second(self):
         return self.done / self.seconds if self.seconds else 0.0
+
+    @property
+    def per_cpu_second(self):
+        return self.done / self.cpu_seconds if self.cpu_seconds else 0.0
 
 
 def options(argv):
@@ -81,6 +86,15 @@ def pin(pid, cpus):
         os.sched_setaffinity(each, cpus)
 
 
+def cpu_seconds(pid):
+    """CPU time (user + system) used so far by gunicorn's master and workers."""
+    total = 0
+    for each in process_tree(pid):
+        fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def worker_rss_mb(pid):
     """The resident memory (MB) of each gunicorn worker under the master pid."""
     sizes = []
@@ -91,11 +105,12 @@ def worker_rss_mb(pid):
     return sizes
 
 
-def run_load(name, task, seconds, max_requests, threads):
-    """Call task(i) from `threads` threads until the time or the request budget runs out."""
+def run_load(name, task, args, server_pid, max_requests=None):
+    """Call task(i) from the load threads until the time or the request budget runs out."""
+    max_requests = max_requests or args.max_requests
     counter = {"next": 0, "done": 0, "failed": 0, "first_error": None}
     lock = threading.Lock()
-    deadline = time.monotonic() + seconds
+    deadline = time.monotonic() + args.seconds
 
     def loop():
         while time.monotonic() < deadline:
@@ -113,14 +128,14 @@ def run_load(name, task, seconds, max_requests, threads):
             with lock:
                 counter[outcome] += 1
 
-    started = time.monotonic()
-    with concurrent.futures.ThreadPoolExecutor(threads) as pool:
-        for future in [pool.submit(loop) for _ in range(threads)]:
+    started, cpu_before = time.monotonic(), cpu_seconds(server_pid)
+    with concurrent.futures.ThreadPoolExecutor(args.threads) as pool:
+        for future in [pool.submit(loop) for _ in range(args.threads)]:
             future.result()
-    elapsed = time.monotonic() - started
+    elapsed, cpu = time.monotonic() - started, cpu_seconds(server_pid) - cpu_before
     if counter["failed"]:
         print(f"  {name}: {counter['failed']} failed, first: {counter['first_error']}")
-    return Rate(name, counter["done"], counter["failed"], elapsed)
+    return Rate(name, counter["done"], counter["failed"], elapsed, cpu)
 
 
 def identity_env(port, database):
@@ -174,7 +189,8 @@ def measure_logins(identity, web, accounts, args):
         responses.append(flows.password_login(identity.url, web, accounts[index]))
 
     budget = min(args.max_requests, len(accounts))
-    return run_load("logins", login, args.seconds, budget, args.threads), responses
+    pid = identity.process.pid
+    return run_load("logins", login, args, pid, budget), responses
 
 
 def measure_refresh(identity, web, login_responses, args):
@@ -188,14 +204,14 @@ def measure_refresh(identity, web, login_responses, args):
         with locks[slot]:
             chains[slot] = flows.refresh(identity.url, web, chains[slot])["refresh_token"]
 
-    return run_load("refresh", rotate, args.seconds, args.max_requests, args.threads)
+    return run_load("refresh", rotate, args, identity.process.pid)
 
 
 def measure_client_credentials(identity, admin, args):
     def grant(_index):
         flows.client_credentials(identity.url, admin)
 
-    return run_load("client_credentials", grant, args.seconds, args.max_requests, args.threads)
+    return run_load("client_credentials", grant, args, identity.process.pid)
 
 
 def measure_verifications(identity, admin, seconds, max_count=200_000):
@@ -204,38 +220,41 @@ def measure_verifications(identity, admin, seconds, max_count=200_000):
     verifier = TokenVerifier(identity.url, "enrs-api", KeySet(identity.url + "/jwks.json"))
     verifier.verify(token)  # fetches the JWKS once, as a service does at its first request
     done = 0
-    started = time.monotonic()
+    started, cpu_before = time.monotonic(), time.thread_time()
     deadline = started + seconds
     while done < max_count and time.monotonic() < deadline:
         verifier.verify(token)
         done += 1
-    return Rate("verifications", done, 0, time.monotonic() - started)
+    elapsed, cpu = time.monotonic() - started, time.thread_time() - cpu_before
+    return Rate("verifications", done, 0, elapsed, cpu)
 
 
-def report(rates, rss, server_cores, args, backend):
+def report(rates, rss, server_cores, args, backend, load):
     print()
-    print(f"identity under gunicorn, {args.workers} sync workers on {server_cores} core(s),")
-    print(f"database {backend}; load from {args.threads} threads on the other core(s).")
-    print(f"{'measure':<20}{'total/s':>10}{'per core':>10}{'Keycloak':>10}{'ratio':>8}"
-          f"{'target':>9}{'':>6}")  # fmt: skip
+    print(f"identity under gunicorn: {args.workers} sync workers pinned to {server_cores} core(s),")
+    print(f"database {backend}, load from {args.threads} threads on the other core(s);")
+    print(f"machine load average before the run: {load:.1f} (other work skews wall-clock rates).")
+    print("busy: server CPU-seconds per second; per core: requests per server CPU-second")
+    print(f"{'measure':<19}{'done':>6}{'wall/s':>9}{'busy':>6}{'per core':>10}{'Keycloak':>10}"
+          f"{'ratio':>7}{'target':>8}")  # fmt: skip
     for rate in rates:
-        cores = 1 if rate.name == "verifications" else server_cores
-        per_core = rate.per_second / cores
+        per_core = rate.per_cpu_second
         keycloak = KEYCLOAK.get(rate.name)
         ratio = f"{per_core / keycloak:.1f}x" if keycloak else "-"
         target = TARGETS[rate.name]
-        verdict = "ok" if per_core >= target else "BELOW"
-        print(f"{rate.name:<20}{rate.per_second:>10.1f}{per_core:>10.1f}"
-              f"{keycloak or '-':>10}{ratio:>8}{target:>9}{verdict:>6}")  # fmt: skip
+        verdict = "ok" if per_core >= target else "below"
+        busy = f"{rate.cpu_seconds / rate.seconds:.0%}" if rate.seconds else "-"
+        print(f"{rate.name:<19}{rate.done:>6}{rate.per_second:>9.1f}{busy:>6}{per_core:>10.1f}"
+              f"{keycloak or '-':>10}{ratio:>7}{target:>8} {verdict}")  # fmt: skip
     worst = max(rss) if rss else 0.0
-    verdict = "ok" if worst <= RSS_TARGET_MB else "ABOVE"
+    verdict = "ok" if worst <= RSS_TARGET_MB else "above"
     sizes = ", ".join(f"{size:.0f}" for size in rss)
-    print(f"{'worker RSS (MB)':<20}{worst:>10.0f}  (each: {sizes}; target <= {RSS_TARGET_MB})"
-          f" {verdict}")  # fmt: skip
+    print(f"web worker RSS: {sizes} MB (target <= {RSS_TARGET_MB} MB per worker) {verdict}")
 
 
 def run(args, database, backend):
     server_cpus, load_cpus = split_cpus()
+    load = os.getloadavg()[0]
     port = free_port()
     with ServiceProcess("identity", identity_env(port, database), port, args.workers) as identity:
         pin(identity.process.pid, server_cpus)
@@ -252,7 +271,7 @@ def run(args, database, backend):
             measure_verifications(identity, admin, args.seconds),
         ]
         rss = worker_rss_mb(identity.process.pid)
-    report(rates, rss, len(server_cpus), args, backend)
+    report(rates, rss, len(server_cpus), args, backend, load)
 
 
 def main(argv):
