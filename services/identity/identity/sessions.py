@@ -63,6 +63,8 @@ def _load_current(db_session):
 
 
 def _expiry_reason(login_session, now):
+    if login_session.user.disabled:
+        return "disabled"
     if now >= login_session.expires_at:
         return "expired"
     if now - login_session.last_seen_at >= _idle_limit():

@@ -88,3 +88,11 @@ def test_the_cookie_is_secure_when_identity_is_served_over_https(database, setti
     page = app.test_client().get("/login")
     cookie = page.headers["Set-Cookie"]
     assert cookie.startswith("enrs_idp=") and "Secure" in cookie and "HttpOnly" in cookie
+
+
+def test_a_session_of_an_account_disabled_behind_its_back_ends(browser, db_session, gp):
+    browser.sign_in(gp)
+    db_session.execute(sa.update(User).values(disabled=True))
+    db_session.commit()
+    assert browser.client.get("/").status_code == 302
+    assert _only_session(db_session).end_reason == "disabled"
