@@ -138,15 +138,17 @@ def run_load(name, task, args, server_pid, max_requests=None):
     return Rate(name, counter["done"], counter["failed"], elapsed, cpu)
 
 
-def identity_env(port, database):
+def identity_env(port, database, folder):
     issuer = f"http://127.0.0.1:{port}"
+    metrics = Path(folder) / "prometheus"
+    metrics.mkdir()
     return {
         "DATABASE_URL": database,
         "SECRET_KEY": secrets.token_hex(32),
         "OIDC_ISSUER": issuer,
         "ENRS_PUBLIC_URL": issuer,
         "LOG_LEVEL": "WARNING",
-        "PROMETHEUS_MULTIPROC_DIR": "",
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics),
     }
 
 
@@ -252,11 +254,12 @@ def report(rates, rss, server_cores, args, backend, load):
     print(f"web worker RSS: {sizes} MB (target <= {RSS_TARGET_MB} MB per worker) {verdict}")
 
 
-def run(args, database, backend):
+def run(args, database, backend, folder):
     server_cpus, load_cpus = split_cpus()
     load = os.getloadavg()[0]
     port = free_port()
-    with ServiceProcess("identity", identity_env(port, database), port, args.workers) as identity:
+    env = identity_env(port, database, folder)
+    with ServiceProcess("identity", env, port, args.workers) as identity:
         pin(identity.process.pid, server_cpus)
         os.sched_setaffinity(0, load_cpus)
         web, admin = seed_clients(identity)
@@ -280,7 +283,7 @@ def main(argv):
         database = database_url(Path(folder), "bench_identity")
         backend = "PostgreSQL" if database.startswith("postgresql") else "SQLite"
         try:
-            run(args, database, backend)
+            run(args, database, backend, folder)
         finally:
             if backend == "PostgreSQL":
                 drop_postgres_database(database)
