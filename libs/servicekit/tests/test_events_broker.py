@@ -1,13 +1,19 @@
 """Events through the real broker (Tansu): relay, outage, idempotent consumer, dead letters."""
 
+import json
+import os
+import signal
+import subprocess
+import sys
 import threading
 import uuid
+from pathlib import Path
 
 import kitapp.handlers
 import pytest
 import sqlalchemy as sa
 from kitapp.models import Note
-from servicekit import db
+from servicekit import db, migrations
 from servicekit.events import codec, kafka
 from servicekit.events.registry import handlers_by_type
 from servicekit.events.worker import Worker
@@ -174,3 +180,56 @@ def test_it_dead_letters_a_poison_message_and_goes_on(app, start_worker):
     assert dict(poison.headers)["ce_type"] == b"fr.enrs.identity.user.created"
     assert b"not a CloudEvent" in dict(garbage.headers)["enrs_error"]
     assert garbage.value == b"not a cloudevent"
+
+
+@pytest.fixture
+def worker_command(settings, database, broker, tmp_path):
+    """`flask --app kitapp worker` started on an empty database; yields (app, process, log)."""
+    log_path = tmp_path / "worker.log"
+    with database.scratch() as url, log_path.open("wb") as log:
+        env = {
+            **os.environ,
+            **{name: str(value) for name, value in settings.items() if name != "TESTING"},
+            "DATABASE_URL": url,
+            "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap,
+            "PYTHONPATH": str(Path(__file__).resolve().parent),
+            "LOG_LEVEL": "INFO",
+        }
+        process = subprocess.Popen(
+            [sys.executable, "-m", "flask", "--app", "kitapp", "worker"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        app = kitapp.create_app({**settings, "DATABASE_URL": url})
+        try:
+            yield app, process, log_path
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+            db.database(app).dispose()
+
+
+def test_the_worker_command_migrates_relays_and_stops_on_sigterm(worker_command, gp):
+    app, process, log_path = worker_command
+    eventually(lambda: _migrated(app), timeout=30, message="the worker did not migrate")
+    write_note(app.test_client(), gp, "dr.cli")
+    eventually(lambda: unpublished(app) == 0, timeout=30, message="the worker did not relay")
+
+    process.send_signal(signal.SIGTERM)
+
+    assert process.wait(timeout=20) == 0
+    messages = [
+        json.loads(line)["message"]
+        for line in log_path.read_text().splitlines()
+        if line.startswith("{")
+    ]
+    assert "worker stopped" in messages
+
+
+def _migrated(app):
+    try:
+        return migrations.is_current(app)
+    except sa.exc.DBAPIError:
+        return False  # the worker is still creating the tables

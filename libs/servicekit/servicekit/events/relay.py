@@ -37,6 +37,8 @@ class Relay:
         if error is not None:
             self.close()
             raise error
+        if rows:
+            log.info("events published", extra={"count": len(rows)})
         return len(rows)
 
     def _claim(self, session, batch):
