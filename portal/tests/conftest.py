@@ -32,25 +32,53 @@ from servicekit.testing import SigningKey, TestDatabase, TokenFactory
 from portal import create_app
 
 SECRET_KEY = "portal-test-secret-key-0123456789abcdef"
+USER = {
+    "id": "5f0c2c1e-3d7a-4a53-9a43-2f3c1d0e7b11",
+    "username": "claire.martin",
+    "given_name": "Claire",
+    "family_name": "Martin",
+    "email": "claire.martin@example.org",
+    "rpps": "10001234567",
+    "roles": ["clinician"],
+    "disabled": False,
+    "mfa_enabled": True,
+    "created_at": "2026-11-01T08:00:00+00:00",
+    "last_login_at": "2026-11-29T08:00:00+00:00",
+}
+ME = {
+    "user": USER,
+    "sessions": [
+        {
+            "id": "3c9a1f0e-8b2d-4c1e-9f3a-7d6b5a4c3b21",
+            "created_at": "2026-11-29T08:00:00+00:00",
+            "last_seen_at": "2026-11-29T08:05:00+00:00",
+            "expires_at": "2026-11-29T20:00:00+00:00",
+            "user_agent": "Firefox",
+            "current": True,
+        }
+    ],
+    "mfa": {"enabled": True, "devices": []},
+}
 
 
 class FakeIssuer:
-    """Discovery, JWKS, token endpoint and a /api/v1/me echo on a loopback port."""
+    """Discovery, JWKS, a token endpoint and prepared /api/v1 answers on a loopback port."""
 
     def __init__(self, client_id="portal"):
         self.key = SigningKey()
         self.client_id = client_id
-        self.token_requests = []
-        self.api_requests = []
-        self.token_answer = None  # callable(form) -> (status, body)
-        self.me = {
-            "user": {"username": "cmartin", "given_name": "Claire", "family_name": "Martin"},
-            "sessions": [],
-            "mfa": {"enabled": True, "devices": []},
-        }
         self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
         self.tokens = TokenFactory(self.key, issuer=self.url)
+        self.reset()
+
+    def reset(self):
+        """Forget the requests seen and the answers prepared by the previous test."""
+        self.token_requests = []
+        self.api_requests = []
+        self.token_answer = None  # callable(form) -> (status, body)
+        # "METHOD /path" -> (status, body); identity's API as the contract describes it
+        self.api = {"GET /api/v1/me": (200, ME)}
 
     def metadata(self):
         return {
@@ -104,19 +132,46 @@ class FakeIssuer:
                 self.end_headers()
                 self.wfile.write(data)
 
+            def _api(self):
+                path, _, query = self.path.partition("?")
+                length = int(self.headers.get("Content-Length", 0))
+                body = self.rfile.read(length) if length else b""
+                issuer.api_requests.append(
+                    {
+                        "method": self.command,
+                        "path": path,
+                        "query": urllib.parse.parse_qs(query),
+                        "headers": dict(self.headers),
+                        "json": json.loads(body) if body else None,
+                    }
+                )
+                status, answer = issuer.api.get(f"{self.command} {path}", (404, {"error": "?"}))
+                if status == 204:
+                    self.send_response(204)
+                    self.end_headers()
+                    return None
+                return self._answer(status, answer)
+
             def do_GET(self):
+                if self.path.startswith("/api/"):
+                    return self._api()
                 if self.path == "/.well-known/openid-configuration":
                     return self._answer(200, issuer.metadata())
                 if self.path == "/healthz":
                     return self._answer(200, {"status": "ok"})
                 if self.path == "/jwks.json":
                     return self._answer(200, {"keys": [issuer.key.public_jwk()]})
-                if self.path == "/api/v1/me":
-                    issuer.api_requests.append(dict(self.headers))
-                    return self._answer(200, issuer.me)
                 return self._answer(404, {"error": "Not found."})
 
+            def do_PUT(self):
+                return self._api()
+
+            def do_DELETE(self):
+                return self._api()
+
             def do_POST(self):
+                if self.path.startswith("/api/"):
+                    return self._api()
                 length = int(self.headers.get("Content-Length", 0))
                 form = dict(urllib.parse.parse_qsl(self.rfile.read(length).decode()))
                 form["authorization"] = self.headers.get("Authorization", "")
@@ -169,7 +224,8 @@ def settings(database, issuer, monkeypatch):
 
 
 @pytest.fixture
-def app(settings, database):
+def app(settings, database, issuer):
+    issuer.reset()
     app = create_app({"TESTING": True})
     database.migrate(app)
     yield app

@@ -151,7 +151,7 @@ def test_it_refreshes_an_expired_access_token_and_keeps_the_rotated_refresh_toke
     refresh = issuer.token_requests[-1]
     assert refresh["grant_type"] == "refresh_token"
     assert refresh["refresh_token"] == login.refresh_token
-    assert issuer.api_requests[-1]["X-Request-ID"] == "request-0001"
+    assert issuer.api_requests[-1]["headers"]["X-Request-ID"] == "request-0001"
     with db.sessions(app) as session:
         row = session.scalar(sa.select(PortalSession).where(PortalSession.sub == "gp-1"))
         stored = token_cipher(app.config["SECRET_KEY"]).decrypt(row.refresh_token.encode())
