@@ -234,3 +234,16 @@ def test_it_counts_afresh_when_read_a_second_time(regional_extract):
 
     assert second == first
     assert reader.stats == counts
+
+
+def test_it_reads_a_file_saved_with_a_bom_and_windows_line_ends(tmp_path):
+    header = "|".join(PERSONNE_ACTIVITE_COLUMNS) + "|"
+    line = gp_line("10001045367", "Guignard").rstrip("\n")
+    path = tmp_path / "windows.txt"
+    path.write_bytes(("\ufeff" + header + "\r\n" + line + "\r\n").encode("utf-8"))
+
+    reader, items = read_all(path)
+
+    assert reader.stats.records == 1
+    assert items[0].fields["Libellé genre activité"] == ""
+    assert items[0].fields["Type d'identifiant PP"] == "8"
