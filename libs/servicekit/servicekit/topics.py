@@ -110,3 +110,22 @@ def event_type(name):
         return EVENT_TYPES[name]
     except KeyError:
         raise ValueError(f"{name!r} is not in the event catalogue (servicekit/topics.py)") from None
+
+
+def markdown_catalogue():
+    """The catalogue as the Markdown tables of docs/events.md (one per topic with events)."""
+    lines = []
+    for topic in TOPICS:
+        events = [event for event in EVENT_TYPES.values() if event.topic == topic]
+        if not events:
+            continue
+        lines += [f"### `{topic}`", "", "| type | what happened | data |", "|---|---|---|"]
+        for event in events:
+            fields = ", ".join(f"`{name}`" for name in event.data)
+            lines.append(f"| `{event.type}` | {event.description} | {fields} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(markdown_catalogue())
