@@ -22,10 +22,11 @@ def create_app(overrides=None):
     _trust_proxies(app)
     servicekit.init_app(app, token_keys=_token_keys(app))
 
-    from identity import api, cli, login, oauth
+    from identity import api, cli, login, oauth, openapi
 
     app.register_blueprint(login.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(openapi.bp)
     cli.init_app(app)
     oauth.init_app(app)
     return app
