@@ -13,6 +13,7 @@ import kitapp.handlers
 import pytest
 import sqlalchemy as sa
 from kitapp.models import Note
+from prometheus_client import REGISTRY
 from servicekit import db, migrations
 from servicekit.events import codec, kafka
 from servicekit.events.registry import handlers_by_type
@@ -68,6 +69,19 @@ def write_note(client, headers, text):
     return response
 
 
+def published_count():
+    labels = {"service": "kitapp", "type": "fr.enrs.identity.user.created"}
+    return REGISTRY.get_sample_value("enrs_events_published_total", labels) or 0
+
+
+def dead_lettered_count():
+    total = 0
+    for type in ("fr.enrs.identity.user.created", "unknown"):
+        labels = {"service": "kitapp", "type": type}
+        total += REGISTRY.get_sample_value("enrs_events_dead_lettered_total", labels) or 0
+    return total
+
+
 def unpublished(app):
     with db.sessions(app) as session:
         return session.scalar(
@@ -88,9 +102,11 @@ def notes_by(app, text):
 
 
 def test_it_delivers_an_emitted_event_once_as_a_cloudevent(app, client, gp, start_worker):
+    published_before = published_count()
     write_note(client, {**gp, "X-Request-ID": REQUEST_ID}, "dr.martin")
     start_worker()
     eventually(lambda: unpublished(app) == 0, message="the outbox was not relayed")
+    assert published_count() == published_before + 1
     write_note(client, gp, "sentinel")  # what follows the first event on the topic
     [first_id, sentinel_id] = outbox_ids(app)
 
@@ -121,6 +137,18 @@ def test_it_keeps_events_while_the_broker_is_down_and_sends_them_once_after(
 
     events = read_events(broker.bootstrap, TOPIC, 4)
     assert [event.get_id() for event in events] == outbox_ids(app)
+
+
+def test_two_workers_relay_each_event_once(app, client, gp, start_worker):
+    for number in range(12):
+        write_note(client, gp, f"dr.{number}")
+    for worker in (start_worker(), start_worker()):
+        worker.relay.batch = 2  # small batches, so the two workers race for rows
+    eventually(lambda: unpublished(app) == 0, timeout=30, message="the outbox was not relayed")
+
+    events = read_events(app.config["KAFKA_BOOTSTRAP_SERVERS"], TOPIC, 12)
+
+    assert sorted(event.get_id() for event in events) == sorted(outbox_ids(app))
 
 
 def _attempted(app):
@@ -170,11 +198,13 @@ def test_it_runs_the_handler_once_for_a_redelivered_event(app, start_worker):
 
 def test_it_dead_letters_a_poison_message_and_goes_on(app, start_worker):
     bootstrap = app.config["KAFKA_BOOTSTRAP_SERVERS"]
+    dead_lettered_before = dead_lettered_count()
     publish(bootstrap, created_event(kitapp.handlers.POISON), b"not a cloudevent")
     publish(bootstrap, created_event("dr.after"))
     start_worker(handlers_by_type("kitapp"))
 
     eventually(lambda: notes_by(app, "dr.after") == 1, timeout=30, message="next not handled")
+    assert dead_lettered_count() == dead_lettered_before + 2
     poison, garbage = read_records(bootstrap, f"{TOPIC}.dlq", 2)
     assert b"RuntimeError" in dict(poison.headers)["enrs_error"]
     assert dict(poison.headers)["ce_type"] == b"fr.enrs.identity.user.created"
@@ -211,6 +241,7 @@ def worker_command(settings, database, broker, tmp_path):
             db.database(app).dispose()
 
 
+@pytest.mark.slow
 def test_the_worker_command_migrates_relays_and_stops_on_sigterm(worker_command, gp):
     app, process, log_path = worker_command
     eventually(lambda: _migrated(app), timeout=30, message="the worker did not migrate")

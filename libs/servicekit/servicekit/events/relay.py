@@ -27,12 +27,13 @@ class Relay:
         self.database = database
         self.make_producer = make_producer
         self.service = service
+        self.batch = BATCH
         self._producer = None
 
-    def run_once(self, batch=BATCH):
+    def run_once(self):
         """Publish one batch; the number of rows published. KafkaError when the broker fails."""
         with self.database.sessions() as session:
-            rows = self._claim(session, batch)
+            rows = self._claim(session, self.batch)
             error = self._publish(rows) if rows else None
         if error is not None:
             self.close()
