@@ -196,6 +196,26 @@ def test_it_runs_the_handler_once_for_a_redelivered_event(app, start_worker):
     assert handled == 2
 
 
+def test_it_retries_an_event_whose_database_was_down_instead_of_dead_lettering_it(
+    app, start_worker
+):
+    calls = []
+
+    def copy_username_once_the_database_is_back(session, event):
+        calls.append(event.get_id())
+        if len(calls) == 1:
+            raise sa.exc.OperationalError("INSERT", {}, ConnectionError("database is down"))
+        session.add(Note(text=event.get_data()["username"], author="handler"))
+
+    dead_lettered_before = dead_lettered_count()
+    publish(app.config["KAFKA_BOOTSTRAP_SERVERS"], created_event("dr.patient"))
+    start_worker({"fr.enrs.identity.user.created": [copy_username_once_the_database_is_back]})
+
+    eventually(lambda: notes_by(app, "dr.patient") == 1, timeout=30, message="not retried")
+    assert len(calls) == 2 and calls[0] == calls[1]
+    assert dead_lettered_count() == dead_lettered_before
+
+
 def test_it_dead_letters_a_poison_message_and_goes_on(app, start_worker):
     bootstrap = app.config["KAFKA_BOOTSTRAP_SERVERS"]
     dead_lettered_before = dead_lettered_count()

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from servicekit import metrics
 from servicekit.events import codec
-from servicekit.events.kafka import OffsetAndMetadata, TopicPartition
+from servicekit.events.kafka import KafkaError, OffsetAndMetadata, TopicPartition
 from servicekit.models import ProcessedEvent
 from servicekit.topics import dlq_of
 
@@ -23,6 +23,10 @@ MAX_ATTEMPTS = 3
 RETRY_DELAY = 0.2
 ERROR_HEADER = "enrs_error"
 DLQ_ACK_TIMEOUT = 15.0
+
+
+# Failures of the infrastructure, not of the event: the worker backs off and retries the message.
+TRANSIENT_ERRORS = (KafkaError, sa.exc.OperationalError, sa.exc.InterfaceError)
 
 
 class HandlerFailed(Exception):
@@ -46,15 +50,23 @@ class Consumer:
         self._producer = None
 
     def run_once(self, timeout_ms=500, stop=None):
-        """Poll once and process what came; the number of messages processed."""
-        processed = 0
-        for records in self.kafka.poll(timeout_ms=timeout_ms).values():
-            for record in records:
-                if stop is not None and stop.is_set():
-                    return processed  # uncommitted messages come back to the next consumer
+        """Poll once and process what came; the number of messages processed.
+
+        When processing stops early (stop asked, or a TRANSIENT_ERRORS raised), each partition is
+        rewound to its first unprocessed message, so nothing fetched is skipped.
+        """
+        batches = self.kafka.poll(timeout_ms=timeout_ms)
+        records = [record for batch in batches.values() for record in batch]
+        for done, record in enumerate(records):
+            if stop is not None and stop.is_set():
+                self._rewind(records[done:])
+                return done
+            try:
                 self.process(record)
-                processed += 1
-        return processed
+            except TRANSIENT_ERRORS:
+                self._rewind(records[done:])
+                raise
+        return len(records)
 
     def process(self, record):
         """Handle one record (or dead-letter it), then commit its offset."""
@@ -65,11 +77,20 @@ class Consumer:
             self._dead_letter(record, exc)
         self._commit(record)
 
+    def _rewind(self, records):
+        first_offsets = {}
+        for record in records:
+            first_offsets.setdefault(TopicPartition(record.topic, record.partition), record.offset)
+        for partition, offset in first_offsets.items():
+            self.kafka.seek(partition, offset)
+
     def _handle_with_retries(self, event):
         for attempt in range(1, self.max_attempts + 1):
             try:
                 self._handle(event)
                 return
+            except TRANSIENT_ERRORS:
+                raise  # the database is unavailable: not the event's fault, retried later
             except Exception as exc:  # any handler bug: retried, then dead-lettered
                 log.warning(
                     "event handler failed",

@@ -13,8 +13,7 @@ import threading
 
 from servicekit import db
 from servicekit.events import kafka
-from servicekit.events.consumer import Consumer
-from servicekit.events.kafka import KafkaError
+from servicekit.events.consumer import TRANSIENT_ERRORS, Consumer
 from servicekit.events.registry import handlers_by_type
 from servicekit.events.relay import Relay
 from servicekit.topics import EVENT_TYPES, TOPICS, dlq_of
@@ -78,6 +77,10 @@ class Worker:
             with self.app.app_context():
                 while not self.stopping.is_set():
                     self._step_or_back_off()
+        except Exception:
+            # A broken state: log it and exit, so the supervisor restarts a clean worker.
+            log.exception("worker stopped on an unexpected error")
+            raise
         finally:
             self.close()
         log.info("worker stopped")
@@ -86,9 +89,9 @@ class Worker:
         try:
             self.step()
             self.delay = MIN_BACKOFF
-        except KafkaError as exc:
+        except TRANSIENT_ERRORS as exc:
             log.warning(
-                "broker unavailable, retrying",
+                "broker or database unavailable, retrying",
                 extra={"error": type(exc).__name__, "retry_in": self.delay},
             )
             self.stopping.wait(self.delay)
