@@ -104,6 +104,7 @@ class TokenVerifier:
 
 
 def verifier(app=None):
+    """The TokenVerifier of the given (or current) app."""
     return (app or current_app).extensions[EXTENSION]
 
 
@@ -137,10 +138,12 @@ def current_claims():
 
 
 def has_role(claims, roles):
+    """True when the claims hold at least one of roles."""
     return bool(set(roles) & set(claims.get("roles") or []))
 
 
 def has_scopes(claims, scopes):
+    """True when the claims hold every scope of scopes."""
     return set(scopes) <= set(str(claims.get("scope", "")).split())
 
 

@@ -31,6 +31,7 @@ class Database:
             session.close()
 
     def dispose(self):
+        """Close every pooled connection."""
         self.engine.dispose()
 
 

@@ -48,5 +48,6 @@ def configure(level="INFO"):
 
 
 def init_app(app):
+    """Log JSON lines at LOG_LEVEL (tests keep pytest's own handlers)."""
     if not app.config.get("TESTING"):
         configure(app.config.get("LOG_LEVEL", "INFO"))

@@ -72,5 +72,6 @@ def metrics():
 
 
 def init_app(app):
+    """Time and count every request of the app."""
     app.before_request(_start_timer)
     app.after_request(_observe)

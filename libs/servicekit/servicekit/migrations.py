@@ -22,6 +22,7 @@ def alembic_config(app):
 
 
 def version_table(app):
+    """The service's own Alembic version table, so services may share a database."""
     return f"alembic_version_{app.name}"
 
 

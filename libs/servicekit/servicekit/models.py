@@ -14,6 +14,7 @@ import sqlalchemy.orm as so
 
 
 def utcnow():
+    """The current time, timezone-aware, in UTC."""
     return dt.datetime.now(dt.UTC)
 
 
@@ -56,6 +57,8 @@ def naming_metadata():
 
 
 class KitBase(so.DeclarativeBase):
+    """The kit tables' metadata, included in every service's migrations."""
+
     metadata = naming_metadata()
 
 
@@ -117,4 +120,5 @@ class AuditEntry(KitBase):
 
 
 def new_event_id():
+    """A new CloudEvents id (a UUID)."""
     return str(uuid.uuid4())

@@ -31,4 +31,5 @@ def _echo(response):
 
 
 def init_app(app):
+    """Echo the request id on every response."""
     app.after_request(_echo)

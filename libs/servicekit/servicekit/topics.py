@@ -9,16 +9,20 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class EventType:
+    """One event type of the catalogue: its name, what happened, its data fields."""
+
     type: str
     description: str
     data: tuple[str, ...]
 
     @property
     def service(self):
+        """The producing service, read from the type name."""
         return self.type.split(".")[2]
 
     @property
     def topic(self):
+        """The topic the event travels on."""
         return topic_of(self.service)
 
 

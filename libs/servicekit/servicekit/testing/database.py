@@ -99,6 +99,7 @@ class TestDatabase:
 
     @property
     def is_postgres(self):
+        """True on PostgreSQL, False on SQLite."""
         return self.engine.dialect.name == "postgresql"
 
     def migrate(self, app):

@@ -45,6 +45,7 @@ class ServiceProcess:
         return result.stdout
 
     def start(self, timeout=30):
+        """Migrate (unless told not to), start gunicorn and wait for /healthz."""
         if self.migrate:
             self.flask("migrate")
         self._log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
@@ -84,6 +85,7 @@ class ServiceProcess:
             return False
 
     def stop(self):
+        """Stop gunicorn (SIGTERM, then SIGKILL after 10 s)."""
         if self.process and self.process.poll() is None:
             self.process.terminate()
             try:

@@ -21,11 +21,13 @@ class SigningKey:
         self.private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
     def public_jwk(self):
+        """The public key as a JWK, as identity publishes it."""
         jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.private_key.public_key()))
         jwk.update({"kid": self.kid, "use": "sig", "alg": "RS256"})
         return jwk
 
     def sign(self, claims, headers=None):
+        """A JWT of claims signed RS256 with this key; header typ at+jwt unless replaced."""
         header = {"kid": self.kid, "typ": "at+jwt", **(headers or {})}
         return jwt.encode(claims, self.private_key, algorithm="RS256", headers=header)
 
@@ -73,6 +75,7 @@ class TokenFactory:
         self.audience = audience
 
     def claims(self, sub="user-1", roles=(), scope="openid", lifetime=300, **extra):
+        """The claims identity puts in an access token; keyword arguments add or replace."""
         now = int(time.time())
         claims = {
             "iss": self.issuer,
