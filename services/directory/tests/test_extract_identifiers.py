@@ -85,3 +85,10 @@ def test_it_computes_luhn_check_digits_exactly_like_stdnum():
     bodies = [str(n) for n in range(0, 100_000, 7)] + [GUIGNARD_RPPS[:-1], "2000000"]
 
     assert [ids.luhn_key(b) for b in bodies] == [luhn.calc_check_digit(b) for b in bodies]
+
+
+def test_it_accepts_la_poste_establishments_whose_siret_follows_its_own_rule():
+    la_poste_siret = "35600000010000"
+
+    assert not luhn.is_valid(la_poste_siret)
+    assert ids.check_siret(la_poste_siret) is None

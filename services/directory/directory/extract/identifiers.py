@@ -30,9 +30,9 @@ def warn(reason: str) -> Finding:
     return Finding(reason, blocking=False)
 
 
-# Organisation identifiers repeat on every activity line of the site: a bounded cache
+# Organisation identifiers repeat on every activity line of the site: a small bounded cache
 # spares the key computations without growing with the file.
-_cached = lru_cache(maxsize=1 << 16)
+_cached = lru_cache(maxsize=1 << 12)
 
 _ADELI = re.compile(r"[0-9A-Z]{9}")
 _FINESS = re.compile(r"(?:\d{2}|2A|2B)\d{7}")
@@ -65,7 +65,6 @@ def _digits(value: str, length: int) -> bool:
     return len(value) == length and value.isascii() and value.isdigit()
 
 
-@_cached
 def check_rpps(value: str) -> Finding | None:
     """RPPS: 11 digits whose last one is a Luhn key."""
     if not _digits(value, 11):
@@ -100,6 +99,10 @@ def check_finess(value: str) -> Finding | None:
 def _check_stdnum(module, value: str, label: str, length: int) -> Finding | None:
     if not _digits(value, length):
         return reject(f"{label} mal formé : {length} chiffres attendus")
+    # Fast path for the usual case, where the SIREN part and the whole number pass Luhn; any
+    # other number (La Poste's establishments among them) gets stdnum's full verdict.
+    if luhn_valid(value[:9]) and luhn_valid(value):
+        return None
     try:
         module.validate(value)
     except InvalidChecksum:

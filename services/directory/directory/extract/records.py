@@ -198,7 +198,7 @@ _organisation_values = itemgetter(*_ORGANISATION_COLUMNS)
 
 # A site appears on the line of every professional working there: a bounded cache builds
 # each one once while it is in use.
-@lru_cache(maxsize=1 << 14)
+@lru_cache(maxsize=1 << 12)
 def _organisation(values: tuple[str, ...]) -> Organisation:
     return Organisation(*values, fingerprint=fingerprint(values))
 
