@@ -109,10 +109,11 @@ class TestDatabase:
 
             migrations.upgrade(app)
             self.migrated = True
+            self._tables = None
 
     def tables(self):
         """The service's tables, children before parents, without the Alembic version tables."""
-        if self._tables is None:
+        if not self._tables:  # read again while empty: something may have migrated since
             metadata = sa.MetaData()
             metadata.reflect(self.engine)
             self._tables = [
@@ -144,15 +145,20 @@ class TestDatabase:
 
     def _delete_all(self, connection):
         triggers = connection.execute(
-            sa.text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")
+            sa.text("SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'trigger'")
         ).all()
-        for name, _sql in triggers:
+        guarded = {table for _name, table, _sql in triggers}
+        # A DELETE first: it opens the transaction, so the trigger changes below are part of it
+        # (the sqlite3 module would otherwise run the DDL outside any transaction).
+        for name in [name for name in self.tables() if name not in guarded]:
+            connection.execute(sa.delete(sa.table(name)))
+        for name, _table, _sql in triggers:
             connection.execute(sa.text(f'DROP TRIGGER "{name}"'))
-        for name in self.tables():
+        for name in [name for name in self.tables() if name in guarded]:
             connection.execute(sa.delete(sa.table(name)))
         if _has_table(connection, "sqlite_sequence"):
             connection.execute(sa.text("DELETE FROM sqlite_sequence"))
-        for _name, sql in triggers:
+        for _name, _table, sql in triggers:
             connection.exec_driver_sql(sql)
 
     @contextmanager
