@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from identity.models import User
-from identity.oauth.models import AuthorizationCode, RefreshToken
+from identity.oauth.models import AuthorizationCode, IssuedAccessToken, RefreshToken
 from servicekit import db
 from servicekit.auth import InvalidToken, TokenVerifier
 from servicekit.models import AuditEntry, utcnow
@@ -354,6 +354,13 @@ def test_a_disabled_users_refresh_is_refused(gp_flow, db_session, gp):
     assert response.status_code == 400 and response.get_json()["error"] == "invalid_grant"
 
 
+def test_a_nonce_cannot_be_used_twice(gp_flow):
+    gp_flow.code()
+    response = gp_flow.authorize()
+    query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(response.headers["Location"]).query))
+    assert query["error"] == "invalid_request" and "code" not in query
+
+
 def test_a_refresh_token_of_another_client_is_refused(gp_flow, client, telemedicine_worker):
     tokens = gp_flow.tokens()
     data = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
@@ -495,3 +502,34 @@ def test_a_code_presented_by_another_client_is_refused(gp_flow, telemedicine_wor
     assert response.status_code == 400
     assert response.get_json()["error"] in {"invalid_grant", "unauthorized_client"}
     assert gp_flow.exchange(code).status_code == 200
+
+
+@pytest.mark.parametrize("reauth", [{"prompt": "login"}, {"max_age": "0"}])
+def test_it_asks_a_signed_in_user_to_sign_in_again_when_the_client_requires_it(
+    browser, client, gp, gp_flow, reauth
+):
+    response = gp_flow.authorize(**reauth)
+    location = urllib.parse.urlsplit(response.headers["Location"])
+    assert response.status_code == 302 and location.path == "/login"
+    next_url = dict(urllib.parse.parse_qsl(location.query))["next"]
+    assert "prompt" not in next_url and "max_age" not in next_url
+    assert browser.sign_in(gp, code=gp.code(steps_ahead=1), next_url=next_url).status_code == 302
+    assert "code=" in client.get(next_url).headers["Location"]
+
+
+def test_the_purge_deletes_only_codes_and_tokens_expired_a_day_ago(
+    gp_flow, client, db_session, runner
+):
+    gp_flow.tokens()
+    Flow(client).tokens()
+    long_ago = utcnow() - dt.timedelta(days=2)
+    for model in (AuthorizationCode, RefreshToken, IssuedAccessToken):
+        first = db_session.scalar(sa.select(model).order_by(model.id).limit(1))
+        first.expires_at = long_ago
+    db_session.commit()
+    result = runner.invoke(args=["tokens", "purge"])
+    assert result.exit_code == 0, result.output
+    db_session.expire_all()
+    for model in (AuthorizationCode, RefreshToken, IssuedAccessToken):
+        remaining = db_session.scalars(sa.select(model)).all()
+        assert len(remaining) == 1 and remaining[0].expires_at > long_ago

@@ -10,7 +10,7 @@ from flask.cli import AppGroup
 from servicekit import db
 
 from identity.models import ROLES
-from identity.oauth import keys
+from identity.oauth import keys, tokens
 from identity.oauth.models import OAuthClient, hash_secret
 from identity.oauth.server import SCOPES
 
@@ -19,6 +19,7 @@ MIN_SECRET_LENGTH = 32
 
 client_cli = AppGroup("client", help="Manage OAuth / OpenID Connect clients.")
 keys_cli = AppGroup("keys", help="Manage token signing keys.")
+tokens_cli = AppGroup("tokens", help="Housekeeping of issued codes and tokens.")
 
 
 def _check_uri(uri):
@@ -95,7 +96,17 @@ def rotate_keys_command():
     click.echo(kid)
 
 
+@tokens_cli.command("purge")
+def purge_tokens_command():
+    """Delete codes and tokens that expired more than a day ago (run it daily)."""
+    with db.sessions() as session:
+        counts = tokens.purge_expired(session)
+    for table, count in counts.items():
+        click.echo(f"{table}: {count} deleted")
+
+
 def init_app(app):
-    """Register the `client` and `keys` command groups."""
+    """Register the `client`, `keys` and `tokens` command groups."""
     app.cli.add_command(client_cli)
     app.cli.add_command(keys_cli)
+    app.cli.add_command(tokens_cli)

@@ -1,13 +1,14 @@
 """The OpenID provider's endpoints: discovery, JWKS, authorize, token, userinfo, revoke, logout."""
 
 import logging
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from authlib.oauth2.rfc6749.errors import InvalidRequestError, OAuth2Error
 from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request
 from flask_wtf import FlaskForm
 from servicekit import auth, db
 from servicekit.errors import ServiceError
+from servicekit.models import utcnow
 
 from identity.oauth import keys, tokens
 from identity.oauth.server import SCOPES, authorization_server, user_info
@@ -22,6 +23,7 @@ CLAIMS = [
     "email",
 ]
 CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+REAUTH_PARAMS = ("prompt", "max_age")
 
 
 def _issuer():
@@ -86,12 +88,28 @@ def authorize():
     except OAuth2Error as error:
         session.commit()
         return _authorize_error(server, error)
-    if grantee is None:
+    if grantee is None or _must_sign_in_again(grant, login):
         session.commit()
-        return redirect("/login?next=" + quote(request.full_path, safe=""))
+        return redirect("/login?next=" + quote(_authorize_again_url(), safe=""))
     response = server.create_authorization_response(grant=grant, grant_user=grantee)
     session.commit()
     return response
+
+
+def _must_sign_in_again(grant, login):
+    """prompt=login, or a sign-in older than max_age: the user proves who they are again."""
+    if grant.prompt == "login":
+        return True
+    max_age = request.args.get("max_age", "")
+    if not max_age.isdigit():
+        return False
+    return (utcnow() - login.created_at).total_seconds() > int(max_age)
+
+
+def _authorize_again_url():
+    # Without prompt and max_age, which the fresh sign-in satisfies: no loop through /login.
+    params = [(k, v) for k, v in request.args.items(multi=True) if k not in REAUTH_PARAMS]
+    return request.path + "?" + urlencode(params)
 
 
 def _grantee(login):

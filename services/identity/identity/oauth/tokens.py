@@ -13,12 +13,14 @@ from servicekit.models import utcnow
 
 from identity.oauth import keys
 from identity.oauth.models import (
+    AuthorizationCode,
     IssuedAccessToken,
     RefreshToken,
     token_hash,
 )
 
 MAX_ACCESS_TOKEN_LIFETIME = 300
+PURGE_AFTER = dt.timedelta(days=1)
 
 
 @dataclasses.dataclass
@@ -182,3 +184,17 @@ def is_access_token_revoked(session, jti):
         sa.select(IssuedAccessToken.revoked_at).where(IssuedAccessToken.jti == jti)
     )
     return revoked_at is not None
+
+
+def purge_expired(session, now=None):
+    """Delete codes and tokens past their expiry (kept a day for replay detection); counts."""
+    before = (now or utcnow()) - PURGE_AFTER
+    counts = {}
+    for model in (AuthorizationCode, IssuedAccessToken, RefreshToken):
+        result = session.execute(
+            sa.delete(model)
+            .where(model.expires_at < before)
+            .execution_options(synchronize_session=False)
+        )
+        counts[model.__tablename__] = result.rowcount
+    return counts
