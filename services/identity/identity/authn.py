@@ -5,6 +5,7 @@ attacker learns neither whether a username exists nor whether an account is lock
 """
 
 import datetime as dt
+import re
 
 import sqlalchemy as sa
 from flask import current_app
@@ -17,6 +18,7 @@ from identity import passwords, totp
 from identity.models import LoginAttempt, TotpDevice, User
 
 USERNAME_MAX = 64
+USERNAME_PATTERN = re.compile(r"[a-z0-9._-]{1,64}")
 
 LOGINS = Counter(
     "enrs_identity_logins_total", "Sign-in attempts at identity, by outcome", ["outcome"]
@@ -41,6 +43,12 @@ def _setting(name, default):
 
 def normalise_username(username):
     return (username or "").strip().lower()[:USERNAME_MAX]
+
+
+def _recordable(username):
+    # A name that cannot be a username may be a password typed in the wrong field: not kept.
+    name = normalise_username(username)
+    return name if USERNAME_PATTERN.fullmatch(name) else "(invalid)"
 
 
 def find_user(db_session, username):
@@ -115,7 +123,7 @@ def lock_delay(failures):
 
 def _record_failure(db_session, user, username, client_ip, reason):
     db_session.add(LoginAttempt(client_ip=client_ip))
-    shown_name = normalise_username(username)
+    shown_name = _recordable(username)
     if user is not None and reason in ("wrong-password", "wrong-code"):
         _count_failure(db_session, user)
     audit.record(

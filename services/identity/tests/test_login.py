@@ -177,3 +177,11 @@ def test_it_counts_sign_ins_for_the_metrics_page(browser, client, gp):
     metrics = client.get("/metrics").get_data(as_text=True)
     assert 'enrs_identity_logins_total{outcome="ok"}' in metrics
     assert 'enrs_identity_logins_total{outcome="failed"}' in metrics
+
+
+def test_a_password_typed_in_the_username_field_is_not_recorded(browser, db_session, gp):
+    browser.sign_in(gp, username="S3cret!Pass word")
+    entries = db_session.scalars(sa.select(AuditEntry)).all()
+    [failed] = emitted(db_session, "fr.enrs.identity.user.login-failed")
+    assert failed.data["username"] == "(invalid)"
+    assert "s3cret" not in " ".join(str(entry.details).lower() for entry in entries)
