@@ -28,8 +28,13 @@ def _idle_limit():
     return dt.timedelta(seconds=current_app.config.get("SESSION_IDLE_SECONDS", 30 * 60))
 
 
+MAX_LIFETIME = dt.timedelta(hours=12)
+
+
 def _max_lifetime():
-    return dt.timedelta(seconds=current_app.config.get("SESSION_MAX_SECONDS", 12 * 3600))
+    # The setting may shorten a session, never stretch it past twelve hours.
+    configured = dt.timedelta(seconds=current_app.config.get("SESSION_MAX_SECONDS", 12 * 3600))
+    return min(configured, MAX_LIFETIME)
 
 
 # Touching last_seen_at on every request would write on every page; a minute is precise enough.

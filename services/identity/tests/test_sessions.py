@@ -96,3 +96,11 @@ def test_a_session_of_an_account_disabled_behind_its_back_ends(browser, db_sessi
     db_session.commit()
     assert browser.client.get("/").status_code == 302
     assert _only_session(db_session).end_reason == "disabled"
+
+
+def test_no_setting_stretches_a_session_past_twelve_hours(app, gp):
+    app.config["SESSION_MAX_SECONDS"] = 7 * 24 * 3600
+    with app.test_request_context(), db.sessions() as session:
+        user = session.scalar(sa.select(User))
+        login_session = sessions.start_login(session, user, "mfa")
+        assert login_session.expires_at - login_session.created_at == dt.timedelta(hours=12)
