@@ -129,6 +129,15 @@ def _me(db_session):
     return user
 
 
+def _me_in_open_session(db_session):
+    """The caller, whose token must come from a sign-in session still open (MFA changes)."""
+    user = _me(db_session)
+    login_session = db_session.get(LoginSession, str(g.claims.get("sid", ""))[:64])
+    if login_session is None or login_session.user_id != user.id or not login_session.is_active():
+        raise ServiceError("This token's sign-in session has ended; sign in again.", 401)
+    return user
+
+
 def _user_or_404(db_session, user_id):
     user = db_session.get(User, _as_uuid(user_id)) if _as_uuid(user_id) else None
     if user is None:
@@ -183,7 +192,7 @@ def add_my_device():
     """Start enrolling a TOTP device: its secret, URI and QR code (pending until confirmed)."""
     body = json_body(NewDevice)
     db_session = db.session()
-    user = _me(db_session)
+    user = _me_in_open_session(db_session)
     device = service.add_pending_device(db_session, user, body.label)
     uri = totp.provisioning_uri(device, user)
     db_session.commit()
@@ -201,7 +210,7 @@ def confirm_my_device(device_id):
     """Confirm a pending TOTP device with a code it shows."""
     body = json_body(DeviceCode)
     db_session = db.session()
-    user = _me(db_session)
+    user = _me_in_open_session(db_session)
     device = db_session.get(TotpDevice, _as_uuid(device_id)) if _as_uuid(device_id) else None
     if device is None or device.user_id != user.id:
         raise ServiceError("No such device.", 404)

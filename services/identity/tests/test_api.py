@@ -71,8 +71,8 @@ def test_nobody_ends_someone_else_s_session(browser, client, db_session, tokens,
     assert browser.client.get("/").status_code == 200
 
 
-def test_a_gp_enrols_a_second_totp_device(client, db_session, tokens, gp):
-    headers = tokens.auth_header(sub=gp.id)
+def test_a_gp_enrols_a_second_totp_device(browser, client, db_session, tokens, gp):
+    headers = tokens.auth_header(sub=gp.id, sid=_signed_in_sid(browser, db_session, gp))
     started = client.post("/api/v1/me/totp", json={"label": "Téléphone pro"}, headers=headers)
     assert started.status_code == 201
     assert started.json["qr_svg"].startswith("<svg")
@@ -86,6 +86,18 @@ def test_a_gp_enrols_a_second_totp_device(client, db_session, tokens, gp):
     assert confirmed.status_code == 200 and confirmed.json["confirmed"] is True
     again = client.post(confirm, json={"code": code}, headers=headers)
     assert again.status_code == 409
+
+
+def test_enrolling_a_device_needs_a_token_from_an_open_session(
+    browser, client, db_session, tokens, gp
+):
+    sid = _signed_in_sid(browser, db_session, gp)
+    headers = tokens.auth_header(sub=gp.id, sid=sid)
+    client.delete(f"/api/v1/me/sessions/{sid}", headers=headers)
+    late = client.post("/api/v1/me/totp", json={"label": "Tablette"}, headers=headers)
+    assert late.status_code == 401
+    foreign = tokens.auth_header(sub=gp.id, sid="not-a-session")
+    assert client.post("/api/v1/me/totp", json={"label": "X"}, headers=foreign).status_code == 401
 
 
 def test_totp_secrets_are_encrypted_at_rest(client, db_session, tokens, gp):
