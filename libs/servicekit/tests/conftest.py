@@ -16,6 +16,7 @@ if str(TESTS_DIR) not in sys.path:
     sys.path.insert(0, str(TESTS_DIR))
 
 import kitapp  # noqa: E402
+import kitapp.handlers  # noqa: E402 - registers kitapp's event handlers, as its worker does
 
 
 @pytest.fixture(scope="session")

@@ -3,9 +3,12 @@
 from types import SimpleNamespace
 
 import pytest
+import sqlalchemy as sa
+from cloudevents.core.bindings import kafka as binding
+from kitapp.models import Note
 from servicekit import db
 from servicekit.events import codec, emit
-from servicekit.testing import emitted
+from servicekit.testing import deliver, emitted, make_event
 
 CREATED = "fr.enrs.identity.user.created"
 REQUEST_ID = "req-events-000001"
@@ -84,3 +87,26 @@ def test_it_refuses_a_cloudevent_whose_body_is_not_json():
     record = SimpleNamespace(topic="enrs.identity", headers=headers, key=None, value=b"{oops")
     with pytest.raises(ValueError, match="not a CloudEvent"):
         codec.from_record(record)
+
+
+def test_it_delivers_an_event_to_the_handlers_once_per_event_id(app):
+    event = make_event(CREATED, "u-7", {"user_id": "u-7", "username": "dr.bernard"})
+
+    assert deliver(app, event) is True
+    assert deliver(app, event) is False
+    with db.sessions(app) as session:
+        notes = session.scalars(sa.select(Note.text)).all()
+    assert notes == ["dr.bernard"]
+
+
+def test_it_skips_an_event_the_service_has_no_handler_for(app):
+    event = make_event("fr.enrs.identity.user.locked", "u-7", {"user_id": "u-7"})
+    assert deliver(app, event) is False
+
+
+def test_it_makes_events_shaped_like_the_relays(app):
+    event = make_event(CREATED, "u-7", {"user_id": "u-7"}, request_id=REQUEST_ID)
+    assert event.get_source() == "/enrs/identity"
+    assert codec.request_id(event) == REQUEST_ID
+    message = binding.to_binary(event, codec.FORMAT)
+    assert codec.from_record(as_record(message)).get_id() == event.get_id()

@@ -106,19 +106,8 @@ class Consumer:
                 time.sleep(RETRY_DELAY * attempt)
 
     def _handle(self, event):
-        handlers = self.handlers.get(event.get_type(), [])
-        if not handlers:
-            return
-        with self.database.sessions() as session:
-            if _already_processed(session, self.name, event.get_id()):
-                log.info("event already processed", extra={"event_id": event.get_id()})
-                return
-            for handler in handlers:
-                handler(session, event)
-            session.add(
-                ProcessedEvent(consumer=self.name, event_id=event.get_id(), type=event.get_type())
-            )
-        metrics.EVENTS_CONSUMED.labels(self.name, event.get_type()).inc()
+        if handle_event(self.database, self.handlers, self.name, event):
+            metrics.EVENTS_CONSUMED.labels(self.name, event.get_type()).inc()
 
     def _dead_letter(self, record, error):
         headers = [*(record.headers or []), (ERROR_HEADER, str(error)[:1000].encode())]
@@ -144,6 +133,26 @@ class Consumer:
         self.kafka.close()
         if self._producer is not None:
             self._producer.close(timeout=5)
+
+
+def handle_event(database, handlers, consumer, event):
+    """Run event's handlers in one transaction with its processed_events row; False if skipped.
+
+    Skipped: no handler for its type, or `consumer` already processed this event id.
+    """
+    chosen = handlers.get(event.get_type(), [])
+    if not chosen:
+        return False
+    with database.sessions() as session:
+        if _already_processed(session, consumer, event.get_id()):
+            log.info("event already processed", extra={"event_id": event.get_id()})
+            return False
+        for handler in chosen:
+            handler(session, event)
+        session.add(
+            ProcessedEvent(consumer=consumer, event_id=event.get_id(), type=event.get_type())
+        )
+    return True
 
 
 def _already_processed(session, consumer, event_id):

@@ -1,10 +1,10 @@
 """Test helpers shared by every service.
 
 Tokens signed by a test key served on a real JWKS endpoint (`SigningKey`, `JwksServer`,
-`TokenFactory`), outbox reading (`emitted`), databases migrated once and emptied per test
-(`TestDatabase`; PostgreSQL when ENRS_TEST_DATABASE_URL is set), the local broker
-(`TansuBroker`, `read_events`), services run for real (`ServiceProcess`), and polling with a
-deadline instead of sleeping (`eventually`).
+`TokenFactory`); outbox reading (`emitted`); handler tests without a broker (`make_event`,
+`deliver`); databases migrated once and emptied per test (`TestDatabase`; PostgreSQL when
+ENRS_TEST_DATABASE_URL is set); the local broker (`TansuBroker`, `read_events`); services run
+for real (`ServiceProcess`); polling with a deadline instead of sleeping (`eventually`).
 """
 
 from servicekit.testing.broker import TansuBroker, read_events, read_records
@@ -16,6 +16,7 @@ from servicekit.testing.database import (
     fresh_postgres_database,
     postgres_url,
 )
+from servicekit.testing.events import deliver, make_event
 from servicekit.testing.process import ServiceProcess
 from servicekit.testing.tokens import (
     TEST_AUDIENCE,
@@ -35,12 +36,14 @@ __all__ = [
     "TestDatabase",
     "TokenFactory",
     "database_url",
+    "deliver",
     "drop_postgres_database",
     "emitted",
     "eventually",
     "free_port",
     "fresh_postgres_database",
     "in_ci",
+    "make_event",
     "postgres_url",
     "read_events",
     "read_records",
