@@ -27,6 +27,7 @@ def common_config(service):
 def init_app(app, token_keys=None):
     """Attach logging, request ids, database, errors, auth, metrics and health to app.
 
+    Also registers the `flask --app <pkg> migrate` and `flask --app <pkg> worker` commands.
     `token_keys` is for identity only: the key store it verifies its own tokens with.
     """
     app.config.setdefault("MAX_CONTENT_LENGTH", MAX_CONTENT_LENGTH)
