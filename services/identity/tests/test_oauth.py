@@ -10,7 +10,7 @@ import jwt
 import pytest
 import sqlalchemy as sa
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
-from identity.models import User
+from identity.models import LoginSession, User
 from identity.oauth.models import AuthorizationCode, IssuedAccessToken, RefreshToken
 from servicekit import db
 from servicekit.auth import InvalidToken, TokenVerifier
@@ -533,3 +533,34 @@ def test_the_purge_deletes_only_codes_and_tokens_expired_a_day_ago(
     for model in (AuthorizationCode, RefreshToken, IssuedAccessToken):
         remaining = db_session.scalars(sa.select(model)).all()
         assert len(remaining) == 1 and remaining[0].expires_at > long_ago
+
+
+def test_a_refresh_counts_as_activity_in_the_sign_in_session(gp_flow, db_session):
+    tokens = gp_flow.tokens()
+    login = db_session.scalar(sa.select(LoginSession))
+    login.last_seen_at = utcnow() - dt.timedelta(minutes=20)
+    db_session.commit()
+    assert gp_flow.refresh(tokens["refresh_token"]).status_code == 200
+    db_session.expire_all()
+    assert utcnow() - db_session.scalar(sa.select(LoginSession)).last_seen_at < dt.timedelta(
+        minutes=1
+    )
+
+
+@pytest.mark.parametrize(
+    ("lapse", "reason"),
+    [
+        ({"last_seen_at": dt.timedelta(minutes=31)}, "idle"),
+        ({"expires_at": dt.timedelta(0)}, "expired"),
+    ],
+)
+def test_a_refresh_after_the_sign_in_session_lapsed_is_refused(gp_flow, db_session, lapse, reason):
+    tokens = gp_flow.tokens()
+    login = db_session.scalar(sa.select(LoginSession))
+    for column, ago in lapse.items():
+        setattr(login, column, utcnow() - ago)
+    db_session.commit()
+    response = gp_flow.refresh(tokens["refresh_token"])
+    assert response.status_code == 400 and response.get_json()["error"] == "invalid_grant"
+    db_session.expire_all()
+    assert db_session.scalar(sa.select(LoginSession)).end_reason == reason
