@@ -101,7 +101,8 @@ def _sign_in(form, next_url):
 def _page(form, next_url, error=None, status=200):
     form.password.data = None
     form.code.data = None
-    html = render_template("login.html", form=form, next_url=next_url, error=error)
+    invalid = error == FAILED
+    html = render_template("login.html", form=form, next_url=next_url, error=error, invalid=invalid)
     return html, status
 
 

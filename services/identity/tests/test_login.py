@@ -46,6 +46,7 @@ def test_it_refuses_a_wrong_code(browser, client, db_session, gp):
     response = browser.sign_in(gp, code="000000" if gp.code() != "000000" else "111111")
     assert response.status_code == 401
     assert FAILED in response.get_data(as_text=True)
+    assert response.get_data(as_text=True).count('aria-invalid="true"') == 3
     assert db_session.scalar(sa.select(LoginSession)) is None
     failures = emitted(db_session, "fr.enrs.identity.user.login-failed")
     assert [e.data["reason"] for e in failures] == ["wrong-code"]
