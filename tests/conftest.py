@@ -62,19 +62,23 @@ def _oidc_provider_answers(url):
 
 
 def _identity(tmp, keys):
-    identity = ServiceProcess("identity", env={}, log_path=tmp / "identity.log")
+    # Two workers, as deployed: identity calls the portal back while serving a logout.
+    identity = ServiceProcess("identity", env={}, workers=2, log_path=tmp / "identity.log")
     identity.env.update(
         DATABASE_URL=database_url(tmp, "identity"),
         SECRET_KEY=secrets.token_hex(32),
         OIDC_ISSUER=identity.url,
         ENRS_PUBLIC_URL=identity.url,
         SIGNING_KEYS_DIR=str(keys),
+        # As short as the portal's refresh margin: every call the portal makes to a service
+        # first refreshes its token, so refresh-token rotation runs on every page of the tests.
+        ACCESS_TOKEN_LIFETIME="30",
     )
     return identity
 
 
 def _portal(tmp, identity):
-    portal = ServiceProcess("portal", env={}, log_path=tmp / "portal.log")
+    portal = ServiceProcess("portal", env={}, workers=2, log_path=tmp / "portal.log")
     portal.env.update(
         DATABASE_URL=database_url(tmp, "portal"),
         SECRET_KEY=secrets.token_hex(32),

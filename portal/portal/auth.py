@@ -3,6 +3,7 @@
 import logging
 from urllib.parse import urlsplit
 
+import requests
 from authlib.integrations.base_client import OAuthError
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from joserfc.errors import JoseError
@@ -30,7 +31,12 @@ def safe_next(target):
 def login():
     """Send the browser to identity's login page (authorization code + PKCE S256)."""
     session["next"] = safe_next(request.args.get("next"))
-    return oidc.client().authorize_redirect(oidc.public_url(url_for("auth.callback")))
+    try:
+        return oidc.client().authorize_redirect(oidc.public_url(url_for("auth.callback")))
+    except (requests.RequestException, ValueError) as exc:
+        # Identity's discovery document could not be read: nothing to log in with right now.
+        log.warning("identity unreachable for login", extra={"error": type(exc).__name__})
+        return render_template("error.html", status=503), 503
 
 
 @bp.get("/callback")

@@ -17,6 +17,8 @@ def load():
     """The portal's settings; a missing required one stops the boot."""
     config = common_config("portal")
     config.update(
+        # The portal's address as browsers see it: redirect URIs are built from it.
+        ENRS_PUBLIC_URL=env_str("ENRS_PUBLIC_URL"),
         PORTAL_OIDC_CLIENT_ID=env_str("PORTAL_OIDC_CLIENT_ID", "portal"),
         PORTAL_OIDC_CLIENT_SECRET=env_secret("PORTAL_OIDC_CLIENT_SECRET"),
         PORTAL_SESSION_IDLE_SECONDS=env_int("PORTAL_SESSION_IDLE_SECONDS", 30 * 60),

@@ -72,7 +72,9 @@ def verify(token):
 
 
 def init_app(app):
-    """The identity keys logout tokens are checked against (its JWKS, refreshed on a new kid)."""
-    issuer = app.config["OIDC_ISSUER"].rstrip("/")
-    jwks_url = app.config.get("OIDC_JWKS_URL") or f"{issuer}/jwks.json"
-    app.extensions[EXTENSION] = kit_auth.KeySet(jwks_url)
+    """Check logout tokens against identity's keys, the very key set access tokens use.
+
+    Sharing it matters: identity waits for our answer while it sends a logout token, so a
+    JWKS fetch at that moment could wait on identity itself; the keys are already known then.
+    """
+    app.extensions[EXTENSION] = kit_auth.verifier(app).keys

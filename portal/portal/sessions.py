@@ -23,6 +23,8 @@ from werkzeug.datastructures import CallbackDict
 from portal.models import PortalSession
 
 COOKIE_NAME = "enrs_portal"
+# A session's row is rewritten at most this often when nothing in it changes (static files...).
+TOUCH_INTERVAL = dt.timedelta(seconds=60)
 
 
 @dataclass
@@ -42,13 +44,14 @@ class Login:
 class ServerSession(CallbackDict, SessionMixin):
     """The Flask session of one browser, backed by a portal_sessions row."""
 
-    def __init__(self, initial=None, key=None, login=None):
+    def __init__(self, initial=None, key=None, login=None, seen_at=None):
         def on_update(this):
             this.modified = True
 
         super().__init__(initial, on_update)
         self.key = key
         self.login = login
+        self.seen_at = seen_at
         self.modified = False
         self.regenerate = False
         self.ended = False
@@ -139,7 +142,7 @@ class DatabaseSessionInterface(SessionInterface):
             if row is None or not self._alive(app, row):
                 return ServerSession()
             login = _login_from_row(row, self._cipher(app))
-            return ServerSession(row.data, key=key, login=login)
+            return ServerSession(row.data, key=key, login=login, seen_at=row.last_seen_at)
 
     def save_session(self, app, session, response):
         if session.ended:
@@ -152,6 +155,8 @@ class DatabaseSessionInterface(SessionInterface):
             self._delete(app, session.key)
             session.key = secrets.token_urlsafe(32)
             self._insert(app, session)
+        elif not self._needs_update(session):
+            return
         elif not self._update(app, session):
             self._clear_cookie(app, response)  # ended meanwhile by a back-channel logout
             return
@@ -166,6 +171,14 @@ class DatabaseSessionInterface(SessionInterface):
     @staticmethod
     def _cipher(app):
         return app.extensions["portal.token_cipher"]
+
+    @staticmethod
+    def _needs_update(session):
+        """Changed, or last seen long enough ago that the idle deadline should move."""
+        changed = session.modified or (session.login is not None and session.login.changed)
+        if changed or session.login is None or session.seen_at is None:
+            return True
+        return utcnow() - session.seen_at > TOUCH_INTERVAL
 
     def _expiry(self, app):
         return utcnow() + dt.timedelta(seconds=app.config["PORTAL_SESSION_IDLE_SECONDS"])

@@ -2,6 +2,7 @@
 
 import base64
 import functools
+import re
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
@@ -12,6 +13,7 @@ from portal.backends import ApiError, identity_api
 from portal.web import LANGUAGES
 
 bp = Blueprint("views", __name__)
+SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
 
 
 def login_required(view):
@@ -77,9 +79,14 @@ def end_session(session_id):
     """End one of the user's identity sessions (identity then logs it out everywhere)."""
     try:
         identity_api("DELETE", f"/api/v1/me/sessions/{path_id(session_id)}")
-        flash(_("La session a été fermée."), "success")
     except ApiError as exc:
         flash(exc.french(), "error")
+        return redirect(url_for("views.profile"))
+    if session_id == oidc.current_login().sid:
+        # The session this browser uses: identity's back-channel call may not have reached us yet.
+        session.end()
+        return redirect(url_for("views.home"))
+    flash(_("La session a été fermée."), "success")
     return redirect(url_for("views.profile"))
 
 
@@ -118,7 +125,7 @@ def confirm_device(device_id):
 
 
 def path_id(value):
-    """An id safe to put in a service's path (ids are UUIDs or short tokens)."""
-    if not value.replace("-", "").isalnum() or len(value) > 64:
+    """An id safe to put in a service's path (ids are UUIDs or URL-safe random tokens)."""
+    if not SAFE_ID.fullmatch(value):
         abort(404)
     return value

@@ -73,7 +73,8 @@ def _unexpected_error(exc):
 
 
 def _login_required(_exc):
-    session.end()
+    if oidc.current_login() is not None:
+        session.end()  # its tokens can no longer be refreshed
     if request.method == "GET":
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
     return redirect(url_for("auth.login"))

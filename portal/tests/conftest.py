@@ -49,7 +49,7 @@ ME = {
     "user": USER,
     "sessions": [
         {
-            "id": "3c9a1f0e-8b2d-4c1e-9f3a-7d6b5a4c3b21",
+            "id": "Xq3_9a-Lm0pQ7rS2tU5vW8yZ1bC4dE6f",
             "created_at": "2026-11-29T08:00:00+00:00",
             "last_seen_at": "2026-11-29T08:05:00+00:00",
             "expires_at": "2026-11-29T20:00:00+00:00",

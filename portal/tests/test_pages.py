@@ -5,7 +5,7 @@ import base64
 import pytest
 
 USER_ID = "5f0c2c1e-3d7a-4a53-9a43-2f3c1d0e7b11"
-SESSION_ID = "3c9a1f0e-8b2d-4c1e-9f3a-7d6b5a4c3b21"
+SESSION_ID = "Xq3_9a-Lm0pQ7rS2tU5vW8yZ1bC4dE6f"  # identity's ids are URL-safe random tokens
 NEW_USER = {
     "id": "9a8b7c6d-0000-4000-8000-000000000001",
     "username": "lucie.bernard",
@@ -204,3 +204,14 @@ def test_it_shows_the_new_provisioning_uri_after_a_second_factor_reset(
 
 def test_it_refuses_an_id_that_could_reach_another_identity_path(gcs_admin):
     assert gcs_admin.get("/admin/comptes/..%2F..%2Fjwks.json").status_code == 404
+
+
+def test_it_logs_the_browser_out_when_the_user_ends_its_own_session(
+    client, personas, issuer, csrf_token
+):
+    personas.login(client, "gp-1", ["clinician"], sid=SESSION_ID)
+    issuer.api[f"DELETE /api/v1/me/sessions/{SESSION_ID}"] = (204, None)
+    token = csrf_token(client, "/profil")
+    response = client.post(f"/profil/sessions/{SESSION_ID}/fin", data={"csrf_token": token})
+    assert response.headers["Location"] == "/"
+    assert client.get("/").headers["Location"].startswith("/auth/login")

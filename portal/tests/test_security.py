@@ -1,8 +1,11 @@
 """Security of every page: headers, CSRF, cookies, tokens at rest, HTML errors."""
 
+import pytest
 import sqlalchemy as sa
 from portal.models import PortalSession
 from servicekit import db
+from servicekit.config import ConfigError
+from servicekit.testing import free_port
 
 from portal import create_app
 
@@ -79,3 +82,25 @@ def test_it_stores_tokens_encrypted_and_only_a_hash_of_the_cookie(app, client, p
 def test_it_starts_no_session_for_an_anonymous_health_check(client):
     response = client.get("/healthz")
     assert "Set-Cookie" not in response.headers
+
+
+def test_it_says_in_french_when_identity_cannot_be_reached_for_login(settings, monkeypatch):
+    monkeypatch.setenv("OIDC_ISSUER", f"http://127.0.0.1:{free_port()}")
+    response = create_app({"TESTING": True}).test_client().get("/auth/login")
+    assert response.status_code == 503
+    assert "momentanément indisponible" in response.get_data(as_text=True)
+
+
+def test_it_refuses_to_start_without_its_public_url(settings, monkeypatch):
+    monkeypatch.delenv("ENRS_PUBLIC_URL")
+    with pytest.raises(ConfigError, match="ENRS_PUBLIC_URL"):
+        create_app()
+
+
+def test_it_does_not_rewrite_an_unchanged_session_on_every_request(app, gp):
+    with db.sessions(app) as session:
+        before = session.scalar(sa.select(PortalSession.last_seen_at))
+    gp.get("/static/portal.css")
+    gp.get("/static/portal.css")
+    with db.sessions(app) as session:
+        assert session.scalar(sa.select(PortalSession.last_seen_at)) == before

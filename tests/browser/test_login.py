@@ -24,6 +24,12 @@ def gcs_admin(platform):
     return platform.add_persona("paul.admin", "Paul", "Durand", "platform-admin")
 
 
+@pytest.fixture(scope="module")
+def neurologist(platform):
+    """A neurologist on the stroke rota."""
+    return platform.add_persona("marc.petit", "Marc", "Petit", "clinician", "stroke-neurologist")
+
+
 def log_in(page, platform, persona):
     """Open the portal, pass identity's French login page, and land back on the portal."""
     page.goto(platform.portal.url + "/")
@@ -123,3 +129,15 @@ def test_an_admin_creates_an_account_then_disables_it(platform, gcs_admin, conte
     expect(attempt.get_by_role("alert")).to_be_visible()
     expect(attempt).to_have_url(re.compile("^" + re.escape(platform.identity.url)))
     stranger.close()
+
+
+def test_ending_the_current_session_from_the_profile_logs_the_browser_out(
+    platform, neurologist, context
+):
+    page = context.new_page()
+    log_in(page, platform, neurologist)
+    page.get_by_role("link", name="Mon profil").click()
+    current = page.get_by_role("row").filter(has_text="Session actuelle")
+    current.get_by_role("button", name="Fermer cette session").click()
+    expect(page.get_by_role("heading", name="Connexion")).to_be_visible()
+    expect(page).to_have_url(re.compile("^" + re.escape(platform.identity.url)))
