@@ -32,8 +32,8 @@ totp: install ## current TOTP code of a demo account: make totp USER=gp
 test: install ## run every test (SQLite; PostgreSQL too when ENRS_TEST_DATABASE_URL is set)
 	$(UV) run --frozen pytest $(PYTEST_ARGS)
 
-e2e: install ## only the whole-platform and browser tests (tests/, markers e2e and browser)
-	$(UV) run --frozen pytest tests -m "e2e or browser" $(PYTEST_ARGS)
+e2e: install ## only the whole-platform and browser tests (markers e2e and browser)
+	$(UV) run --frozen pytest -m "e2e or browser" $(PYTEST_ARGS)
 
 lint: install ## ruff, and the import contract that keeps services independent
 	$(UV) run --frozen ruff check .
