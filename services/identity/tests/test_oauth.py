@@ -564,3 +564,19 @@ def test_a_refresh_after_the_sign_in_session_lapsed_is_refused(gp_flow, db_sessi
     assert response.status_code == 400 and response.get_json()["error"] == "invalid_grant"
     db_session.expire_all()
     assert db_session.scalar(sa.select(LoginSession)).end_reason == reason
+
+
+def issued_count(client, grant_type):
+    line_start = f'enrs_identity_tokens_issued_total{{grant_type="{grant_type}"}} '
+    for line in client.get("/metrics").get_data(as_text=True).splitlines():
+        if line.startswith(line_start):
+            return float(line.removeprefix(line_start))
+    return 0.0
+
+
+def test_metrics_count_the_tokens_issued_by_grant_type(client, telemedicine_worker):
+    before = issued_count(client, "client_credentials")
+    client.post(
+        "/token", data={"grant_type": "client_credentials"}, headers=basic(SERVICE, SERVICE_SECRET)
+    )
+    assert issued_count(client, "client_credentials") == before + 1

@@ -15,6 +15,7 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import grants as oidc_grants
 from authlib.oidc.core.util import create_half_hash
 from flask import current_app
+from prometheus_client import Counter
 from servicekit import audit, db
 from servicekit.events import emit
 from servicekit.models import utcnow
@@ -24,6 +25,13 @@ from identity.oauth import tokens
 from identity.oauth.models import AuthorizationCode, OAuthClient, RefreshToken, token_hash
 
 log = logging.getLogger(__name__)
+
+TOKENS_ISSUED = Counter(
+    "enrs_identity_tokens_issued_total", "Access tokens issued, by grant type", ["grant_type"]
+)
+REFRESH_REUSES = Counter(
+    "enrs_identity_refresh_token_reuses_total", "Used refresh tokens presented again"
+)
 
 EXTENSION = "identity.oauth"
 SCOPES = ("openid", "profile", "email", "offline_access", "roles")
@@ -200,6 +208,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
     def _reuse_detected(self, session, row, user):
         log.warning("refresh token reused; family revoked", extra={"client_id": row.client_id})
         tokens.revoke_family(session, row.family_id)
+        REFRESH_REUSES.inc()
         data = {"user_id": str(user.id), "username": user.username, "client_id": row.client_id}
         emit(session, "fr.enrs.identity.token.reuse-detected", str(user.id), data)
         audit.record(
@@ -249,6 +258,7 @@ class OAuthServer(AuthorizationServer):
 
     def save_token(self, token, request):
         tokens.save(db.session(), token, request.client, request.user)
+        TOKENS_ISSUED.labels(request.payload.grant_type).inc()
 
 
 def create_server(app):
