@@ -13,7 +13,16 @@ from directory.extract.valuesets import load_value_sets
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far, in MB (Linux reports KiB)."""
+    """Peak resident memory of this process image, in MB.
+
+    VmHWM first: getrusage's ru_maxrss survives exec, so a freshly spawned worker would
+    report its parent's peak at fork time.
+    """
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
