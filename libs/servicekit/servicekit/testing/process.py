@@ -61,6 +61,7 @@ class ServiceProcess:
                 str(self.workers),
                 "--graceful-timeout",
                 "5",
+                *_no_control_socket(),
                 *(["--preload"] if self.preload else []),
             ],
             env=self.env,
@@ -101,3 +102,10 @@ class ServiceProcess:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+def _no_control_socket():
+    # gunicorn 27's control socket is one path per user, which parallel test runs would share.
+    import gunicorn
+
+    return ["--no-control-socket"] if gunicorn.version_info >= (27,) else []
