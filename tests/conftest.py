@@ -11,7 +11,12 @@ import urllib.request
 
 import pyotp
 import pytest
-from servicekit.testing import ServiceProcess, database_url, skip_or_fail
+from servicekit.testing import (
+    ServiceProcess,
+    database_url,
+    drop_postgres_database,
+    skip_or_fail,
+)
 
 PORTAL_SECRET = "portal-client-secret-for-tests-0123456789"
 PASSWORD = "Un mot de passe de test assez long 42"
@@ -111,9 +116,14 @@ def platform(tmp_path_factory):
     keys.mkdir()
     identity = _identity(tmp, keys)
     portal = _portal(tmp, identity)
-    with identity:
-        if not _oidc_provider_answers(identity.url):
-            skip_or_fail("identity does not publish its OpenID Connect discovery document yet")
-        _register_portal_client(identity, portal)
-        with portal:
-            yield Platform(identity, portal)
+    try:
+        with identity:
+            if not _oidc_provider_answers(identity.url):
+                skip_or_fail("identity does not publish its OpenID Connect discovery document yet")
+            _register_portal_client(identity, portal)
+            with portal:
+                yield Platform(identity, portal)
+    finally:
+        for service in (identity, portal):
+            if service.env["DATABASE_URL"].startswith("postgresql"):
+                drop_postgres_database(service.env["DATABASE_URL"])
