@@ -1,6 +1,7 @@
 """The OpenID provider's endpoints: discovery, JWKS, authorize, token, userinfo, revoke, logout."""
 
 import logging
+import uuid
 from urllib.parse import quote, urlencode
 
 from authlib.oauth2.rfc6749.errors import InvalidRequestError, OAuth2Error
@@ -10,6 +11,8 @@ from servicekit import auth, db
 from servicekit.errors import ServiceError
 from servicekit.models import utcnow
 
+from identity import sessions
+from identity.models import User
 from identity.oauth import keys, tokens
 from identity.oauth.server import SCOPES, authorization_server, user_info
 
@@ -77,8 +80,6 @@ def jwks():
 @bp.get("/authorize")
 def authorize():
     """Issue a code to a signed-in user, or send the browser to /login first."""
-    from identity import sessions
-
     server = authorization_server()
     session = db.session()
     login = sessions.current_login(session)
@@ -145,8 +146,6 @@ def token():
 @auth.require(scopes=["openid"])
 def userinfo():
     """Claims about the token's user, as allowed by the token's scopes."""
-    from identity.models import User
-
     claims = g.claims
     session = db.session()
     user = session.get(User, _uuid(claims.get("sub")))
@@ -161,8 +160,6 @@ def userinfo():
 
 
 def _uuid(value):
-    import uuid
-
     try:
         return uuid.UUID(str(value))
     except ValueError:
@@ -184,8 +181,6 @@ class LogoutForm(FlaskForm):
 @bp.route("/logout", methods=["GET", "POST"])
 def logout():
     """RP-initiated logout: end the session, then go back to a registered URI or say goodbye."""
-    from identity import sessions
-
     server = authorization_server()
     session = db.session()
     try:

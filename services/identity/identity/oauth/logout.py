@@ -1,10 +1,12 @@
 """RP-initiated logout (Authlib's end-session endpoint) and what ending a session does to tokens."""
 
+from authlib.oauth2.rfc6749.errors import InvalidRequestError
 from authlib.oidc.rpinitiated import EndSessionEndpoint
 from flask import current_app
 from joserfc.jwk import KeySet
 from servicekit import db
 
+from identity import sessions
 from identity.models import LoginSession
 from identity.oauth import backchannel, keys, tokens
 
@@ -22,22 +24,16 @@ class EndSession(EndSessionEndpoint):
         validated = super().validate_request(request)
         claims = validated.id_token_claims
         if claims and claims.get("iss") != current_app.config["OIDC_ISSUER"]:
-            from authlib.oauth2.rfc6749.errors import InvalidRequestError
-
             raise InvalidRequestError("The id_token_hint was not issued here.")
         return validated
 
     def end_session(self, end_session_request):
-        from identity import sessions
-
         session = db.session()
         for login in _sessions_to_end(session, end_session_request.id_token_claims):
             sessions.end_login_session(session, login, "logout")
 
 
 def _sessions_to_end(session, id_token_claims):
-    from identity import sessions
-
     found = []
     current = sessions.current_login(session)
     if current is not None:
