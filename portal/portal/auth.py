@@ -7,6 +7,7 @@ import requests
 from authlib.integrations.base_client import OAuthError
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from joserfc.errors import JoseError
+from prometheus_client import Counter
 from servicekit import auth as kit_auth
 from servicekit import db
 
@@ -15,6 +16,11 @@ from portal.sessions import end_sessions_of, purge_expired
 
 log = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__, url_prefix="/auth")
+
+LOGINS = Counter("enrs_portal_logins_total", "Logins through identity", ["outcome"])
+BACKCHANNEL_LOGOUTS = Counter(
+    "enrs_portal_backchannel_logouts_total", "Back-channel logout calls from identity", ["outcome"]
+)
 
 
 def safe_next(target):
@@ -48,11 +54,13 @@ def callback():
         login = oidc.login_from_token(token)
     except (OAuthError, JoseError, kit_auth.InvalidToken, KeyError) as exc:
         log.info("login refused", extra={"error": type(exc).__name__})
+        LOGINS.labels("refused").inc()
         return render_template("login_failed.html"), 400
     session.begin(login)
     with db.sessions() as dbs:
         purge_expired(dbs)
     log.info("portal session begun")
+    LOGINS.labels("ok").inc()
     return redirect(next_path)
 
 
@@ -81,10 +89,12 @@ def backchannel_logout():
         claims = logout_tokens.verify(token)
     except logout_tokens.InvalidLogoutToken as exc:
         log.info("logout token refused", extra={"reason": str(exc)})
+        BACKCHANNEL_LOGOUTS.labels("refused").inc()
         return _backchannel_answer({"error": "invalid_request"}, 400)
     with db.sessions() as dbs:
         ended = end_sessions_of(dbs, sid=claims.get("sid"), sub=claims.get("sub"))
     log.info("back-channel logout", extra={"sessions_ended": ended})
+    BACKCHANNEL_LOGOUTS.labels("ok").inc()
     return _backchannel_answer({}, 200)
 
 

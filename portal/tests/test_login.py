@@ -77,6 +77,11 @@ def test_it_exchanges_the_code_with_the_pkce_verifier_and_lands_where_the_user_w
     assert "Bonjour Claire" in client.get("/").get_data(as_text=True)
 
 
+def test_it_counts_logins_in_its_metrics(logged_in_gp):
+    client, _query, _response = logged_in_gp
+    assert 'enrs_portal_logins_total{outcome="ok"}' in client.get("/metrics").get_data(as_text=True)
+
+
 def test_it_gives_a_new_session_key_at_login(client, issuer):
     authorize = _follow_to_authorize(client)
     before = client.get_cookie("enrs_portal").value
