@@ -299,6 +299,15 @@ def test_a_replayed_code_is_refused_and_revokes_the_first_tokens(gp_flow, client
     assert gp_flow.refresh(first["refresh_token"]).get_json()["error"] == "invalid_grant"
 
 
+def test_a_replayed_code_also_revokes_the_tokens_refreshed_since(gp_flow, client):
+    code = gp_flow.code()
+    first = gp_flow.exchange(code).get_json()
+    refreshed = gp_flow.refresh(first["refresh_token"]).get_json()
+    assert gp_flow.exchange(code).status_code == 400
+    assert gp_flow.refresh(refreshed["refresh_token"]).get_json()["error"] == "invalid_grant"
+    assert client.get("/userinfo", headers=bearer(refreshed["access_token"])).status_code == 401
+
+
 def test_a_code_older_than_sixty_seconds_is_refused(gp_flow, db_session):
     code = gp_flow.code()
     row = db_session.scalar(sa.select(AuthorizationCode))

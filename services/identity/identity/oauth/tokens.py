@@ -154,8 +154,12 @@ def revoke_family(session, family_id):
 
 
 def revoke_code_tokens(session, code_id):
-    """Revoke everything issued from one authorization code (it was replayed)."""
-    _revoke(session, RefreshToken, RefreshToken.code_id == code_id)
+    """Revoke everything issued from one authorization code, refreshed ones included."""
+    families = session.scalars(
+        sa.select(RefreshToken.family_id).where(RefreshToken.code_id == code_id).distinct()
+    ).all()
+    for family_id in families:
+        revoke_family(session, family_id)
     _revoke(session, IssuedAccessToken, IssuedAccessToken.code_id == code_id)
 
 
