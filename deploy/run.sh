@@ -19,31 +19,19 @@ set +a
 
 SERVICES=(identity portal)
 
-# Export DATABASE_URL, SECRET_KEY, ENRS_PUBLIC_URL and the metrics folder of one service.
+# Export DATABASE_URL, SECRET_KEY, ENRS_PUBLIC_URL and the metrics folder of one service, from
+# its <SERVICE>_* values in deploy/dev.env.
 service_env() {
     local upper
     upper="$(echo "$1" | tr '[:lower:]-' '[:upper:]_')"
     local db="${upper}_DATABASE_URL" key="${upper}_SECRET_KEY" url="${upper}_PUBLIC_URL"
     export DATABASE_URL="${!db}" SECRET_KEY="${!key}" ENRS_PUBLIC_URL="${!url}"
     export PROMETHEUS_MULTIPROC_DIR="$ROOT/var/prometheus/$1"
-    export SIGNING_KEYS_DIR="$ROOT/var/keys/$1"
-}
-
-# A service package that exists and has its create_app (the portal may still be an empty shell).
-service_ready() {
-    python - "$1" <<'PY'
-import importlib, sys
-sys.exit(0 if hasattr(importlib.import_module(sys.argv[1]), "create_app") else 1)
-PY
 }
 
 migrate_all() {
     for service in "${SERVICES[@]}"; do
-        if service_ready "$service"; then
-            (service_env "$service" && flask --app "$service" migrate)
-        else
-            echo "note: $service has no create_app yet; its migrations are skipped" >&2
-        fi
+        (service_env "$service" && flask --app "$service" migrate)
     done
 }
 
@@ -51,7 +39,7 @@ prepare() {
     mkdir -p var
     rm -rf var/prometheus
     for service in "${SERVICES[@]}"; do
-        mkdir -p "var/prometheus/$service" "var/keys/$service"
+        mkdir -p "var/prometheus/$service"
     done
     migrate_all
     (service_env identity && python deploy/seed_demo.py seed)
