@@ -1,10 +1,8 @@
 """Alembic, per service: each service has its own migrations folder and its own version table."""
 
+# Alembic is imported where it is used: web processes only need it for /readyz, and loading it
+# up front slows every process start.
 import sqlalchemy as sa
-from alembic import command, op
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from flask import current_app
 
 from servicekit import db
@@ -13,6 +11,8 @@ from servicekit.models import UTCDateTime
 
 def alembic_config(app):
     """The Alembic config of the app's service, pointing at its database."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(app.config["MIGRATIONS_DIR"]))
     config.set_main_option("sqlalchemy.url", app.config["DATABASE_URL"].replace("%", "%%"))
@@ -28,12 +28,17 @@ def version_table(app):
 
 def upgrade(app=None, revision="heads"):
     """Apply every pending migration of the app's service."""
+    from alembic import command
+
     app = app or current_app
     command.upgrade(alembic_config(app), revision)
 
 
 def is_current(app):
     """True when the database is at the newest migration."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
     script = ScriptDirectory.from_config(alembic_config(app))
     with db.database(app).engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"version_table": version_table(app)})
@@ -79,6 +84,8 @@ _APPEND_ONLY = {
 
 def create_kit_tables():
     """Create outbox, processed_events and the append-only audit_log (first migration)."""
+    from alembic import op
+
     op.create_table(
         "audit_log",
         sa.Column(
@@ -148,6 +155,8 @@ def create_kit_tables():
 
 def drop_kit_tables():
     """Undo create_kit_tables."""
+    from alembic import op
+
     op.drop_table("processed_events")
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.drop_index(
