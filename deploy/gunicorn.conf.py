@@ -9,6 +9,8 @@ graceful_timeout = 10
 accesslog = None
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# gunicorn's control socket has one path per user: identity and the portal would share it.
+control_socket_disable = True
 
 
 def child_exit(server, worker):
