@@ -57,7 +57,8 @@ def parse_and_group(path: Path) -> dict:
 def measure(rows: int, workdir: Path | str | None = None, seed: int = 1) -> dict:
     """Generate `rows` lines, then parse and group them; figures for bench/directory.py.
 
-    The parse runs in a fresh process so that its peak memory is its own, not the generator's.
+    The parse runs in a fresh (spawned) process so that its peak memory is its own, not the
+    generator's: a calling script must call this under `if __name__ == "__main__":`.
     """
     with tempfile.TemporaryDirectory(dir=workdir) as folder:
         path = Path(folder) / "PS_LibreAcces_Personne_activite.txt"
