@@ -113,10 +113,14 @@ class Consumer:
         headers = [*(record.headers or []), (ERROR_HEADER, str(error)[:1000].encode())]
         if self._producer is None:
             self._producer = self.make_producer()
-        future = self._producer.send(
-            dlq_of(record.topic), value=record.value, key=record.key, headers=headers
-        )
-        future.get(timeout=DLQ_ACK_TIMEOUT)
+        try:
+            future = self._producer.send(
+                dlq_of(record.topic), value=record.value, key=record.key, headers=headers
+            )
+            future.get(timeout=DLQ_ACK_TIMEOUT)
+        except KafkaError:
+            self._close_producer()  # a fresh one for the retry
+            raise
         event_type = _header(record, "ce_type") or "unknown"
         metrics.EVENTS_DEAD_LETTERED.labels(self.name, event_type).inc()
         log.error(
@@ -131,8 +135,12 @@ class Consumer:
     def close(self):
         """Close the Kafka consumer (leaving the group) and the dead-letter producer."""
         self.kafka.close()
+        self._close_producer()
+
+    def _close_producer(self):
         if self._producer is not None:
-            self._producer.close(timeout=5)
+            producer, self._producer = self._producer, None
+            producer.close(timeout=5)
 
 
 def handle_event(database, handlers, consumer, event):
