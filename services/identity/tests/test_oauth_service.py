@@ -1,15 +1,30 @@
 """identity run for real (gunicorn, two workers): other services verify its tokens over HTTP."""
 
 import base64
+import http.cookiejar
 import json
+import re
+import secrets
+import urllib.error
 import urllib.parse
 import urllib.request
 
 import jwt
+import pyotp
 import pytest
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
+from authlib.oidc.core import CodeIDToken
+from joserfc import jwt as jose_jwt
+from joserfc.jwk import KeySet as JoseKeySet
+from joserfc.jws import JWSRegistry
 from servicekit.auth import KeySet, TokenVerifier
 from servicekit.testing import ServiceProcess, free_port
 
+NEUROLOGIST = "ines.haddad"
+PASSWORD = "correct horse battery staple"
+TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+PORTAL_SECRET = "portal-process-secret-0123456789abcdef"
+REDIRECT = "http://127.0.0.1:8000/auth/callback"
 WORKER = "secure-messaging-worker"
 WORKER_SECRET = "secure-messaging-secret-0123456789abcdef"
 
@@ -36,6 +51,17 @@ def identity_service(database, tmp_path_factory):
                 *("client", "create", WORKER, "--secret-stdin", "--grant", "client_credentials"),
                 *("--scope", "roles", "--role", "clinician"),
                 input=WORKER_SECRET + "\n",
+            )
+            process.flask(
+                *("client", "create", "portal", "--secret-stdin", "--redirect-uri", REDIRECT),
+                *("--grant", "authorization_code", "--grant", "refresh_token"),
+                input=PORTAL_SECRET + "\n",
+            )
+            process.flask(
+                *("user", "create", NEUROLOGIST, "--role", "stroke-neurologist"),
+                *("--given-name", "Inès", "--family-name", "Haddad", "--rpps", "10009876543"),
+                *("--totp-secret", TOTP_SECRET, "--password-stdin"),
+                input=PASSWORD + "\n",
             )
             yield process
 
@@ -80,3 +106,92 @@ def test_tokens_signed_before_a_key_rotation_still_verify_after_it(identity_serv
     verifier = services_verifier(identity_service)
     assert verifier.verify(before)["sub"] == WORKER
     assert verifier.verify(after)["sub"] == WORKER
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args):
+        return None
+
+
+class BrowserOverHttp:
+    """A browser with a cookie jar that stops at every redirect, to read the Location."""
+
+    def __init__(self, base_url):
+        self.base_url = base_url
+        cookies = urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+        self.opener = urllib.request.build_opener(cookies, NoRedirect())
+
+    def open(self, path, form=None):
+        data = urllib.parse.urlencode(form).encode() if form is not None else None
+        try:
+            with self.opener.open(self.base_url + path, data=data, timeout=5) as response:
+                return response.status, response.headers, response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.headers, error.read().decode()
+
+    def sign_in(self, next_url):
+        _status, _headers, page = self.open("/login")
+        csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+        form = {
+            "csrf_token": csrf,
+            "username": NEUROLOGIST,
+            "password": PASSWORD,
+            "code": pyotp.TOTP(TOTP_SECRET).now(),
+            "next": next_url,
+        }
+        return self.open("/login", form)
+
+
+def test_a_standard_oidc_client_validates_the_id_token_of_a_real_sign_in(identity_service):
+    verifier, nonce = secrets.token_urlsafe(48), secrets.token_urlsafe(16)
+    authorize = "/authorize?" + urllib.parse.urlencode(
+        {
+            "response_type": "code",
+            "client_id": "portal",
+            "redirect_uri": REDIRECT,
+            "scope": "openid profile offline_access roles",
+            "state": "etat",
+            "nonce": nonce,
+            "code_challenge": create_s256_code_challenge(verifier),
+            "code_challenge_method": "S256",
+        }
+    )
+    browser = BrowserOverHttp(identity_service.url)
+    status, headers, _ = browser.sign_in(authorize)
+    assert status == 302 and headers["Location"] == authorize
+    status, headers, _ = browser.open(authorize)
+    code = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(headers["Location"]).query))["code"]
+    tokens = exchange(identity_service, code, verifier)
+    metadata = get_json(identity_service.url + "/.well-known/openid-configuration")
+    key_set = JoseKeySet.import_key_set(get_json(metadata["jwks_uri"]))
+    # What Authlib's OpenID client (the portal's library) checks in parse_id_token.
+    decoded = jose_jwt.decode(
+        tokens["id_token"], key_set, registry=JWSRegistry(algorithms=["RS256"])
+    )
+    claims = CodeIDToken(
+        decoded.claims,
+        decoded.header,
+        {"iss": {"values": [metadata["issuer"]]}},
+        {"nonce": nonce, "client_id": "portal", "access_token": tokens["access_token"]},
+    )
+    claims.validate(leeway=120)
+    assert claims["given_name"] == "Inès" and claims["preferred_username"] == NEUROLOGIST
+    access = services_verifier(identity_service).verify(tokens["access_token"])
+    assert access["roles"] == ["stroke-neurologist"] and access["rpps"] == "10009876543"
+
+
+def exchange(identity, code, verifier):
+    credentials = base64.b64encode(f"portal:{PORTAL_SECRET}".encode()).decode()
+    form = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": REDIRECT,
+        "code_verifier": verifier,
+    }
+    request = urllib.request.Request(  # noqa: S310 - loopback test URL
+        identity.url + "/token",
+        data=urllib.parse.urlencode(form).encode(),
+        headers={"Authorization": f"Basic {credentials}"},
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+        return json.load(response)
