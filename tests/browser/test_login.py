@@ -141,3 +141,19 @@ def test_ending_the_current_session_from_the_profile_logs_the_browser_out(
     current.get_by_role("button", name="Fermer cette session").click()
     expect(page.get_by_role("heading", name="Connexion")).to_be_visible()
     expect(page).to_have_url(re.compile("^" + re.escape(platform.identity.url)))
+
+
+def test_a_professional_adds_a_second_authenticator_from_the_profile(platform, context):
+    oncologist = platform.add_persona("sophie.roux", "Sophie", "Roux", "clinician", "rcp-member")
+    page = context.new_page()
+    log_in(page, platform, oncologist)
+    page.get_by_role("link", name="Mon profil").click()
+    page.get_by_label("Nom du nouvel appareil").fill("Tablette")
+    page.get_by_role("button", name="Ajouter un appareil").click()
+
+    expect(page.get_by_role("img", name=re.compile("QR code"))).to_be_visible()
+    secret = page.locator("code").inner_text()
+    page.get_by_label("Code à 6 chiffres").fill(pyotp.TOTP(secret).now())
+    page.get_by_role("button", name="Confirmer").click()
+    expect(page.get_by_text("L’appareil est confirmé.")).to_be_visible()
+    expect(page.get_by_role("listitem").filter(has_text="Tablette")).to_contain_text("confirmé")
