@@ -183,13 +183,16 @@ def logout():
     """RP-initiated logout: end the session, then go back to a registered URI or say goodbye."""
     server = authorization_server()
     session = db.session()
+    form = LogoutForm()
+    signed_in = sessions.current_login(session) is not None
     try:
         validated = server.validate_endpoint_request("end_session")
     except OAuth2Error as error:
-        log.info("logout request refused", extra={"error": error.error})
-        return render_template("oauth/error.html", description=error.get_error_description()), 400
-    form = LogoutForm()
-    signed_in = sessions.current_login(session) is not None
+        # An id_token_hint signed by a key retired since, or not by us: ask the user instead.
+        log.info("logout request without a valid hint", extra={"error": error.error})
+        if not signed_in:
+            return render_template("oauth/logged_out.html")
+        return render_template("oauth/logout.html", form=form, params=_logout_params())
     if validated.needs_confirmation and signed_in and not form.validate_on_submit():
         session.commit()
         return render_template("oauth/logout.html", form=form, params=_logout_params())
