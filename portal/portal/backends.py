@@ -71,16 +71,23 @@ def _error(response):
     return ApiError(response.status_code, str(body.get("error", "")), body.get("details"))
 
 
+def _token(force_refresh=False):
+    try:
+        return oidc.access_token(force_refresh=force_refresh)
+    except oidc.IdentityUnreachable as exc:
+        raise ApiError(503) from exc
+
+
 def call(url_setting, method, path, json=None, params=None):
     """Call a service as the logged-in user; its JSON answer, or ApiError / LoginRequired."""
     base = current_app.config.get(url_setting)
     if not base:
         raise ApiError(503, "service not deployed")
     url = base.rstrip("/") + path
-    response = _send(method, url, oidc.access_token(), json, params)
+    response = _send(method, url, _token(), json, params)
     if response.status_code == 401:
         # The token may have been revoked or its key rotated: one fresh token, then give up.
-        response = _send(method, url, oidc.access_token(force_refresh=True), json, params)
+        response = _send(method, url, _token(force_refresh=True), json, params)
         if response.status_code == 401:
             raise oidc.LoginRequired
     if response.status_code >= 400:

@@ -3,6 +3,8 @@
 import datetime as dt
 import logging
 
+import requests
+from authlib.integrations.base_client import OAuthError
 from authlib.integrations.flask_client import OAuth
 from flask import current_app, session
 from servicekit import auth as kit_auth
@@ -21,6 +23,10 @@ PROFILE_CLAIMS = ("name", "given_name", "family_name", "preferred_username", "em
 
 class LoginRequired(Exception):
     """The user has no valid login (none, or its tokens can no longer be refreshed)."""
+
+
+class IdentityUnreachable(Exception):
+    """Identity did not answer a token refresh; the login itself may still be good."""
 
 
 def client(app=None):
@@ -72,8 +78,6 @@ def current_login():
 
 
 def _refresh(login):
-    from authlib.integrations.base_client import OAuthError
-
     if not login.refresh_token:
         raise LoginRequired
     try:
@@ -81,6 +85,9 @@ def _refresh(login):
             grant_type="refresh_token", refresh_token=login.refresh_token
         )
         refreshed = login_from_token(token, previous=login)
+    except requests.RequestException as exc:
+        log.warning("token refresh failed", extra={"error": type(exc).__name__})
+        raise IdentityUnreachable from exc
     except (OAuthError, kit_auth.InvalidToken, KeyError) as exc:
         log.info("token refresh refused", extra={"error": type(exc).__name__})
         raise LoginRequired from exc

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from portal.models import PortalSession
 from portal.sessions import token_cipher
 from servicekit import db
+from servicekit.testing import free_port
 
 
 def _follow_to_authorize(client, path="/"):
@@ -172,3 +173,14 @@ def test_it_sends_the_user_back_to_login_when_the_refresh_token_is_refused(
     assert response.status_code == 302
     assert urlsplit(response.headers["Location"]).path == "/auth/login"
     assert client.get("/").status_code == 302
+
+
+def test_it_keeps_the_login_when_identity_cannot_be_reached_for_a_refresh(client, personas, app):
+    personas.login(client, "gp-1", ["clinician"], expires_in=5)
+    identity = app.extensions["portal.oauth"].identity
+    identity.load_server_metadata()
+    identity.server_metadata["token_endpoint"] = f"http://127.0.0.1:{free_port()}/token"
+    response = client.get("/profil")
+    assert response.status_code == 502
+    assert "momentanément indisponible" in response.get_data(as_text=True)
+    assert client.get("/").status_code == 200
