@@ -29,7 +29,7 @@ run: install ## start the platform locally: broker, identity, portal, demo accou
 totp: install ## current TOTP code of a demo account: make totp USER=gp
 	@deploy/run.sh totp "$(USER)"
 
-test: install ## run every test (SQLite; PostgreSQL too when ENRS_TEST_DATABASE_URL is set)
+test: install ## run every test, on SQLite (PostgreSQL when ENRS_TEST_DATABASE_URL is set)
 	$(UV) run --frozen pytest $(PYTEST_ARGS)
 
 e2e: install ## only the whole-platform and browser tests (markers e2e and browser)
