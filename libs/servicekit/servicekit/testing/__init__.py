@@ -17,7 +17,7 @@ from servicekit.testing.database import (
     postgres_url,
 )
 from servicekit.testing.events import deliver, make_event
-from servicekit.testing.process import ServiceProcess
+from servicekit.testing.process import ServiceProcess, WorkerProcess
 from servicekit.testing.tokens import (
     TEST_AUDIENCE,
     TEST_ISSUER,
@@ -35,6 +35,7 @@ __all__ = [
     "TansuBroker",
     "TestDatabase",
     "TokenFactory",
+    "WorkerProcess",
     "database_url",
     "deliver",
     "drop_postgres_database",

@@ -104,6 +104,50 @@ class ServiceProcess:
         self.stop()
 
 
+class WorkerProcess:
+    """The service's worker (`flask --app <package> worker`: outbox relay and consumer), run for
+    real in the environment of a ServiceProcess, until stopped with SIGTERM as a supervisor does.
+    """
+
+    def __init__(self, service, log_path=None):
+        self.service = service
+        self.log_path = log_path
+        self.process = None
+        self._log = None
+
+    def start(self):
+        """Start the worker; it applies migrations itself, then relays and consumes."""
+        self._log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        self.process = subprocess.Popen(  # noqa: S603 - our interpreter, fixed arguments
+            [sys.executable, "-m", "flask", "--app", self.service.package, "worker"],
+            env=self.service.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        return self
+
+    def stop(self, timeout=15):
+        """SIGTERM, and the exit code once it stopped (SIGKILL after `timeout` seconds)."""
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if hasattr(self._log, "close"):
+            self._log.close()
+        return self.process.returncode
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
 def _no_control_socket():
     # gunicorn 27's control socket is one path per user, which parallel test runs would share.
     import gunicorn
