@@ -1,1 +1,38 @@
-"""ENRS directory: practitioners, organisations and mailboxes from the national extracts."""
+"""directory: practitioners, organisations, roles and mailboxes from the national extracts."""
+
+from pathlib import Path
+
+import servicekit
+from flask import Flask
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def create_app(overrides=None):
+    """The directory web application; `overrides` replaces settings (tests)."""
+    app = Flask("directory")
+    from directory import config
+
+    app.config.from_mapping(config.load() if not (overrides or {}).get("SKIP_ENV") else {})
+    app.config["MIGRATIONS_DIR"] = MIGRATIONS_DIR
+    app.config.update(overrides or {})
+    servicekit.init_app(app)
+
+    from directory import api, cli
+
+    app.register_blueprint(api.bp)
+    cli.init_app(app)
+    _register_fhir(app)
+    return app
+
+
+def _register_fhir(app):
+    # The FHIR API lives in its own sub-package (`directory.fhir.init_app`), written alongside.
+    import importlib
+    import importlib.util
+
+    if importlib.util.find_spec("directory.fhir") is None:
+        return
+    init_fhir = getattr(importlib.import_module("directory.fhir"), "init_app", None)
+    if init_fhir is not None:
+        init_fhir(app)

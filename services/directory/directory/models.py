@@ -1,0 +1,229 @@
+"""directory's tables: practitioners, organisations, their roles, MSSanté mailboxes, import runs.
+
+Rows are never deleted: an entry missing from a newer national snapshot is deactivated
+(`active` false, `deactivated_at` set). `fingerprint` is the content hash of the extract layer
+(directory.extract.records) that the importer compares to tell changed rows from unchanged ones.
+
+The `*_search` columns hold `search_key(...)` of a name: lowercased, accents removed, hyphens
+and apostrophes turned into spaces. They use a collation under which `LIKE 'prefix%'` is
+served by their index on both backends (C on PostgreSQL, NOCASE on SQLite); a search value made
+with `search_key` holds no LIKE wildcard.
+"""
+
+import datetime as dt
+import re
+import unicodedata
+import uuid
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+from servicekit.models import UTCDateTime, created, intpk, naming_metadata, utcnow, uuidpk
+
+IMPORT_KINDS = ("ps", "mssante")
+IMPORT_STATUSES = ("queued", "running", "done", "failed")
+MAILBOX_KINDS = ("PER", "ORG", "APP", "CAB")
+
+_SEPARATORS = re.compile(r"[-'’‐‑ʼ`_.,/]+")
+
+
+def search_key(text: str | None) -> str:
+    """A name as searches compare it: lowercase, no accents, hyphens/apostrophes as spaces."""
+    decomposed = unicodedata.normalize("NFKD", text or "")
+    bare = "".join(char for char in decomposed if not unicodedata.combining(char))
+    bare = bare.replace("œ", "oe").replace("Œ", "oe").replace("æ", "ae").replace("Æ", "ae")
+    return " ".join(_SEPARATORS.sub(" ", bare.casefold()).split())
+
+
+def SearchText(length: int = 200):
+    """A string column type whose index serves prefix LIKE on PostgreSQL and SQLite."""
+    return (
+        sa.String(length)
+        .with_variant(sa.String(length, collation="C"), "postgresql")
+        .with_variant(sa.String(length, collation="NOCASE"), "sqlite")
+    )
+
+
+class Base(so.DeclarativeBase):
+    metadata = naming_metadata()
+
+
+class Practitioner(Base):
+    """A health professional, identified nationally by 8 + RPPS or 0 + ADELI."""
+
+    __tablename__ = "practitioners"
+
+    id: so.Mapped[uuidpk]
+    national_id: so.Mapped[str] = so.mapped_column(sa.String(20), unique=True)
+    id_type: so.Mapped[str] = so.mapped_column(sa.String(1))  # "8" RPPS, "0" ADELI
+    rpps: so.Mapped[str | None] = so.mapped_column(sa.String(11), index=True)
+    adeli: so.Mapped[str | None] = so.mapped_column(sa.String(9), index=True)
+    civilite: so.Mapped[str] = so.mapped_column(sa.String(10), default="")
+    civilite_exercice: so.Mapped[str] = so.mapped_column(sa.String(10), default="")
+    family: so.Mapped[str] = so.mapped_column(sa.String(100))
+    given: so.Mapped[str] = so.mapped_column(sa.String(100), default="")
+    family_search: so.Mapped[str] = so.mapped_column(SearchText(100), index=True)
+    given_search: so.Mapped[str] = so.mapped_column(SearchText(100), index=True)
+    professions: so.Mapped[str] = so.mapped_column(sa.String(100), default="")  # codes, spaced
+    active: so.Mapped[bool] = so.mapped_column(default=True, index=True)
+    fingerprint: so.Mapped[str] = so.mapped_column(sa.String(32))
+    created_at: so.Mapped[created]
+    updated_at: so.Mapped[dt.datetime] = so.mapped_column(
+        UTCDateTime, default=utcnow, onupdate=utcnow, index=True
+    )
+    deactivated_at: so.Mapped[dt.datetime | None] = so.mapped_column(UTCDateTime)
+
+    roles: so.WriteOnlyMapped["PractitionerRole"] = so.relationship(back_populates="practitioner")
+
+
+class Organization(Base):
+    """A place of practice, keyed by FINESS site, else SIRET, else the technical id."""
+
+    __tablename__ = "organizations"
+
+    id: so.Mapped[uuidpk]
+    # "finess:<FINESS site>", "siret:<SIRET>" or "id:<technical id>" (extract records' key).
+    key: so.Mapped[str] = so.mapped_column(sa.String(60), unique=True)
+    finess: so.Mapped[str | None] = so.mapped_column(sa.String(9), index=True)
+    finess_ej: so.Mapped[str | None] = so.mapped_column(sa.String(9), index=True)
+    siret: so.Mapped[str | None] = so.mapped_column(sa.String(14), index=True)
+    siren: so.Mapped[str | None] = so.mapped_column(sa.String(9))
+    technical_id: so.Mapped[str | None] = so.mapped_column(sa.String(40))
+    name: so.Mapped[str] = so.mapped_column(sa.String(200), default="")
+    name_search: so.Mapped[str] = so.mapped_column(SearchText(200), index=True)
+    trade_name: so.Mapped[str] = so.mapped_column(sa.String(200), default="")
+    address_line: so.Mapped[str] = so.mapped_column(sa.String(300), default="")
+    postcode: so.Mapped[str] = so.mapped_column(sa.String(10), default="", index=True)
+    city_code: so.Mapped[str] = so.mapped_column(sa.String(10), default="")
+    city: so.Mapped[str] = so.mapped_column(sa.String(100), default="")
+    city_search: so.Mapped[str] = so.mapped_column(SearchText(100), default="", index=True)
+    country: so.Mapped[str] = so.mapped_column(sa.String(10), default="")
+    phone: so.Mapped[str] = so.mapped_column(sa.String(40), default="")
+    email: so.Mapped[str] = so.mapped_column(sa.String(254), default="")
+    department: so.Mapped[str] = so.mapped_column(sa.String(3), default="")
+    sector_code: so.Mapped[str] = so.mapped_column(sa.String(10), default="", index=True)
+    part_of: so.Mapped[str | None] = so.mapped_column(sa.String(9), index=True)  # FINESS EJ
+    active: so.Mapped[bool] = so.mapped_column(default=True, index=True)
+    fingerprint: so.Mapped[str] = so.mapped_column(sa.String(32))
+    created_at: so.Mapped[created]
+    updated_at: so.Mapped[dt.datetime] = so.mapped_column(
+        UTCDateTime, default=utcnow, onupdate=utcnow, index=True
+    )
+    deactivated_at: so.Mapped[dt.datetime | None] = so.mapped_column(UTCDateTime)
+
+    @property
+    def key_kind(self) -> str:
+        """Which identifier keys the organisation: finess, siret or id."""
+        return self.key.split(":", 1)[0]
+
+    @property
+    def key_value(self) -> str:
+        """The value of the keying identifier."""
+        return self.key.split(":", 1)[1]
+
+
+class PractitionerRole(Base):
+    """One activity of a practitioner: profession, speciality, mode and place of practice.
+
+    `fingerprint` is the activity's content hash (it includes the organisation key), so an
+    activity that changes is a new role and the old one is deactivated.
+    """
+
+    __tablename__ = "practitioner_roles"
+
+    id: so.Mapped[uuidpk]
+    practitioner_id: so.Mapped[uuid.UUID] = so.mapped_column(sa.ForeignKey("practitioners.id"))
+    organization_id: so.Mapped[uuid.UUID | None] = so.mapped_column(
+        sa.ForeignKey("organizations.id"), index=True
+    )
+    profession_code: so.Mapped[str] = so.mapped_column(sa.String(10), default="", index=True)
+    profession: so.Mapped[str] = so.mapped_column(sa.String(200), default="")
+    category_code: so.Mapped[str] = so.mapped_column(sa.String(10), default="")
+    savoir_faire_type: so.Mapped[str] = so.mapped_column(sa.String(10), default="")
+    savoir_faire_code: so.Mapped[str] = so.mapped_column(sa.String(20), default="", index=True)
+    savoir_faire_system: so.Mapped[str] = so.mapped_column(sa.String(100), default="")
+    savoir_faire: so.Mapped[str] = so.mapped_column(sa.String(200), default="")
+    mode_code: so.Mapped[str] = so.mapped_column(sa.String(10), default="")
+    role_code: so.Mapped[str] = so.mapped_column(sa.String(20), default="")
+    genre_code: so.Mapped[str] = so.mapped_column(sa.String(20), default="")
+    active: so.Mapped[bool] = so.mapped_column(default=True, index=True)
+    fingerprint: so.Mapped[str] = so.mapped_column(sa.String(32))
+    created_at: so.Mapped[created]
+    updated_at: so.Mapped[dt.datetime] = so.mapped_column(
+        UTCDateTime, default=utcnow, onupdate=utcnow, index=True
+    )
+    deactivated_at: so.Mapped[dt.datetime | None] = so.mapped_column(UTCDateTime)
+
+    practitioner: so.Mapped[Practitioner] = so.relationship(back_populates="roles")
+    organization: so.Mapped[Organization | None] = so.relationship()
+
+    __table_args__ = (sa.UniqueConstraint("practitioner_id", "fingerprint"),)
+
+
+class Mailbox(Base):
+    """An MSSanté mailbox: personal (PER), organisational (ORG), application (APP), practice."""
+
+    __tablename__ = "mailboxes"
+
+    id: so.Mapped[uuidpk]
+    address: so.Mapped[str] = so.mapped_column(sa.String(254), unique=True)  # lowercased
+    kind: so.Mapped[str] = so.mapped_column(sa.String(3))
+    practitioner_id: so.Mapped[uuid.UUID | None] = so.mapped_column(
+        sa.ForeignKey("practitioners.id"), index=True
+    )
+    organization_id: so.Mapped[uuid.UUID | None] = so.mapped_column(
+        sa.ForeignKey("organizations.id"), index=True
+    )
+    owner_national_id: so.Mapped[str] = so.mapped_column(sa.String(20), default="", index=True)
+    structure_id: so.Mapped[str] = so.mapped_column(sa.String(40), default="", index=True)
+    service: so.Mapped[str] = so.mapped_column(sa.String(200), default="")
+    family: so.Mapped[str] = so.mapped_column(sa.String(100), default="")
+    given: so.Mapped[str] = so.mapped_column(sa.String(100), default="")
+    organisation_name: so.Mapped[str] = so.mapped_column(sa.String(200), default="")
+    active: so.Mapped[bool] = so.mapped_column(default=True, index=True)
+    fingerprint: so.Mapped[str] = so.mapped_column(sa.String(32))
+    created_at: so.Mapped[created]
+    updated_at: so.Mapped[dt.datetime] = so.mapped_column(
+        UTCDateTime, default=utcnow, onupdate=utcnow, index=True
+    )
+    deactivated_at: so.Mapped[dt.datetime | None] = so.mapped_column(UTCDateTime)
+
+
+class ImportRun(Base):
+    """One import of an extract file: its progress, counts and outcome."""
+
+    __tablename__ = "import_runs"
+
+    id: so.Mapped[intpk]
+    kind: so.Mapped[str] = so.mapped_column(sa.String(10))  # IMPORT_KINDS
+    file_name: so.Mapped[str] = so.mapped_column(sa.String(255))
+    path: so.Mapped[str] = so.mapped_column(sa.String(1000), default="")
+    status: so.Mapped[str] = so.mapped_column(sa.String(10), default="queued", index=True)
+    bytes_total: so.Mapped[int] = so.mapped_column(sa.BigInteger, default=0)
+    bytes_read: so.Mapped[int] = so.mapped_column(sa.BigInteger, default=0)
+    lines: so.Mapped[int] = so.mapped_column(default=0)
+    imported: so.Mapped[int] = so.mapped_column(default=0)
+    rejected: so.Mapped[int] = so.mapped_column(default=0)
+    warned: so.Mapped[int] = so.mapped_column(default=0)
+    created: so.Mapped[int] = so.mapped_column(default=0)
+    updated: so.Mapped[int] = so.mapped_column(default=0)
+    deactivated: so.Mapped[int] = so.mapped_column(default=0)
+    requested_at: so.Mapped[dt.datetime] = so.mapped_column(UTCDateTime, default=utcnow)
+    started_at: so.Mapped[dt.datetime | None] = so.mapped_column(UTCDateTime)
+    finished_at: so.Mapped[dt.datetime | None] = so.mapped_column(UTCDateTime)
+    error: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    requested_by: so.Mapped[str] = so.mapped_column(sa.String(200), default="")
+
+
+class ImportRejection(Base):
+    """A line of an import left out (error) or kept with a remark (warning)."""
+
+    __tablename__ = "import_rejections"
+
+    id: so.Mapped[intpk]
+    run_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("import_runs.id", ondelete="CASCADE"), index=True
+    )
+    line: so.Mapped[int]
+    column: so.Mapped[str | None] = so.mapped_column(sa.String(100))
+    reason: so.Mapped[str] = so.mapped_column(sa.String(500))
+    severity: so.Mapped[str] = so.mapped_column(sa.String(10))  # error / warning
