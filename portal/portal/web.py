@@ -1,10 +1,11 @@
 """What every page gets: security headers, French HTML errors, language and the logged-in user."""
 
+import datetime as dt
 import logging
 from urllib.parse import urlsplit
 
 from flask import redirect, render_template, request, session, url_for
-from flask_babel import Babel
+from flask_babel import Babel, format_datetime
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from servicekit import db
 from werkzeug.exceptions import HTTPException
@@ -80,13 +81,30 @@ def _login_required(_exc):
     return redirect(url_for("auth.login"))
 
 
+def when(value):
+    """An ISO 8601 timestamp from an API, as a date and time the reader's locale expects
+    (in the region's time zone); anything else is shown as it came."""
+    if not value:
+        return ""
+    try:
+        moment = dt.datetime.fromisoformat(str(value))
+    except ValueError:
+        return value
+    return format_datetime(moment, "short")
+
+
+def role_label(role):
+    """A platform role by its name in the reader's language."""
+    return str(forms.ROLE_LABELS.get(role, role))
+
+
 def _template_context():
     login = oidc.current_login()
     return {
         "current_user": login.user if login else None,
         "current_language": select_language(),
         "languages": LANGUAGES,
-        "role_label": lambda role: str(forms.ROLE_LABELS.get(role, role)),
+        "role_label": role_label,
     }
 
 
@@ -95,7 +113,10 @@ def init_app(app):
     app.config["SERVICEKIT_JSON_ERRORS"] = False
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # the token lives as long as the session
     csrf.init_app(app)
+    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "Europe/Paris")
     Babel(app, locale_selector=select_language, default_locale=DEFAULT_LANGUAGE)
+    app.add_template_filter(when)
+    app.add_template_filter(role_label)
     _security_headers(app)
     app.context_processor(_template_context)
     app.register_error_handler(CSRFError, _csrf_error)

@@ -52,6 +52,14 @@ def test_it_shows_the_profile_identity_knows(gp, issuer):
     assert call["headers"]["Authorization"].startswith("Bearer ey")
 
 
+def test_it_shows_dates_in_the_regions_time_and_roles_by_their_french_names(gp, issuer):
+    page = gp.get("/profil").get_data(as_text=True)
+    # 08:05 UTC is 09:05 in Paris in November
+    assert "29/11/2026 09:05" in page
+    assert "2026-11-29T08:05:00" not in page
+    assert "Clinicien" in page
+
+
 def test_it_ends_one_of_the_users_sessions_at_identity(gp, issuer, csrf_token):
     issuer.api[f"DELETE /api/v1/me/sessions/{SESSION_ID}"] = (204, None)
     token = csrf_token(gp, "/profil")
