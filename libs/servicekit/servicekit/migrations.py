@@ -1,5 +1,7 @@
 """Alembic, per service: each service has its own migrations folder and its own version table."""
 
+import logging
+
 # Alembic is imported where it is used: web processes only need it for /readyz, and loading it
 # up front slows every process start.
 import sqlalchemy as sa
@@ -28,9 +30,12 @@ def version_table(app):
 
 def upgrade(app=None, revision="heads"):
     """Apply every pending migration of the app's service."""
+    app = app or current_app
+    # Alembic narrates its plugin set-up at INFO; a migration run only needs its own result line.
+    if app.config.get("LOG_LEVEL", "INFO") != "DEBUG":
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     from alembic import command
 
-    app = app or current_app
     command.upgrade(alembic_config(app), revision)
 
 
