@@ -1,0 +1,206 @@
+"""SQL conditions for parsed search filters, written to use the tables' indexes.
+
+Name searches compare `search_key` of the value with the normalised `*_search` columns using a
+prefix `LIKE 'key%'` (served by their index); `:contains` is `LIKE '%key%'` (a scan, by nature);
+`:exact` compares the name as stored. Postcode prefixes become a range so that a plain index
+serves them whatever the column's collation.
+"""
+
+import re
+import uuid
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+
+from directory.fhir import resources, spec
+from directory.fhir.params import SearchError
+from directory.models import Mailbox, Organization, Practitioner, PractitionerRole, search_key
+
+MODELS = {
+    "Practitioner": Practitioner,
+    "PractitionerRole": PractitionerRole,
+    "Organization": Organization,
+}
+_POSTCODE = re.compile(r"^\d{1,5}$")
+
+
+def condition(model, search_filter):
+    """The SQL condition of one filter: any of its values (OR)."""
+    build = _BUILDERS[(model.__name__, search_filter.name)]
+    return sa.or_(*(build(model, search_filter.modifier, value) for value in search_filter.values))
+
+
+def as_uuid(value):
+    """The UUID a logical id names, or None when it cannot name any row."""
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
+def _id(model, _modifier, value):
+    key = as_uuid(value)
+    return model.id == key if key else sa.false()
+
+
+def _active(model, _modifier, value):
+    return model.active.is_(value)
+
+
+def _last_updated(model, _modifier, value):
+    column = model.updated_at
+    return {
+        "eq": sa.and_(column >= value.start, column < value.end),
+        "gt": column >= value.end,
+        "ge": column >= value.start,
+        "lt": column < value.start,
+        "le": column < value.end,
+    }[value.prefix]
+
+
+def _key(value):
+    # search_key leaves no LIKE wildcard but '%'; an empty key would match everything.
+    key = search_key(value).replace("%", "")
+    if not key:
+        raise SearchError(f"'{value}' holds no letter or digit to search for.")
+    return key
+
+
+def _text(search_column, exact_column, modifier, value):
+    if modifier == "exact":
+        return exact_column == value
+    if modifier == "contains":
+        return search_column.like(f"%{_key(value)}%")
+    return search_column.like(f"{_key(value)}%")
+
+
+def _family(model, modifier, value):
+    return _text(model.family_search, model.family, modifier, value)
+
+
+def _given(model, modifier, value):
+    return _text(model.given_search, model.given, modifier, value)
+
+
+def _practitioner_name(model, modifier, value):
+    return sa.or_(_family(model, modifier, value), _given(model, modifier, value))
+
+
+def _organization_name(model, modifier, value):
+    return _text(model.name_search, model.name, modifier, value)
+
+
+def _city(model, modifier, value):
+    return _text(model.city_search, model.city, modifier, value)
+
+
+def _postcode(model, modifier, value):
+    if not _POSTCODE.match(value):
+        raise SearchError(f"'{value}' is not a postcode or the start of one.")
+    if modifier == "contains":
+        return model.postcode.contains(value)
+    if modifier == "exact" or len(value) == 5:
+        return model.postcode == value
+    # "750" is the range ["750", "751"): digits sort the same under every collation.
+    if value == "9" * len(value):
+        return model.postcode >= value
+    upper = str(int(value) + 1).zfill(len(value))
+    return sa.and_(model.postcode >= value, model.postcode < upper)
+
+
+def _mailbox_owner(column):
+    def build(model, _modifier, value):
+        owners = sa.select(column).where(Mailbox.address == value.strip().lower())
+        return _owner_column(model).in_(owners)
+
+    return build
+
+
+def _owner_column(model):
+    return model.practitioner_id if model is PractitionerRole else model.id
+
+
+def _practitioner_identifier(model, _modifier, token):
+    columns = {spec.RPPS: model.rpps, spec.IDNPS: model.national_id}
+    return _identifier(columns, token)
+
+
+def _organization_identifier(model, _modifier, token):
+    columns = {spec.FINESS: model.finess, spec.SIRET: model.siret}
+    return _identifier(columns, token)
+
+
+def _identifier(columns, token):
+    if token.system is None:
+        return sa.or_(*(column == token.code for column in columns.values()))
+    column = columns.get(token.system)
+    if column is None:
+        return sa.false()
+    return column.is_not(None) if token.code is None else column == token.code
+
+
+def _token(columns, token):
+    """A code in the column of its system, or in any of them without a system."""
+    if token.system is None:
+        return sa.or_(*(column == token.code for column in columns.values()))
+    column = columns.get(token.system)
+    if column is None:
+        return sa.false()
+    return column != "" if token.code is None else column == token.code
+
+
+def _role(model, _modifier, token):
+    return _token({spec.PROFESSION: model.profession_code, spec.FONCTION: model.role_code}, token)
+
+
+def _type(model, _modifier, token):
+    return _token({spec.SECTEUR_ACTIVITE: model.sector_code}, token)
+
+
+def _specialty(model, _modifier, token):
+    if token.system is None:
+        return model.savoir_faire_code == token.code
+    codes = resources.codes_of_system(token.system)
+    if token.code is None:
+        return model.savoir_faire_code.in_(sorted(codes)) if codes else sa.false()
+    return model.savoir_faire_code == token.code if token.code in codes else sa.false()
+
+
+def _reference(column_name):
+    def build(model, _modifier, value):
+        key = as_uuid(value)
+        return getattr(model, column_name) == key if key else sa.false()
+
+    return build
+
+
+def _part_of(model, _modifier, value):
+    key = as_uuid(value)
+    if not key:
+        return sa.false()
+    parent = so.aliased(Organization)
+    finess = sa.select(parent.finess).where(parent.id == key).scalar_subquery()
+    return model.part_of == finess
+
+
+_COMMON = {"_id": _id, "active": _active, "_lastUpdated": _last_updated}
+_BUILDERS = {
+    **{(kind, name): build for kind in MODELS for name, build in _COMMON.items()},
+    ("Practitioner", "identifier"): _practitioner_identifier,
+    ("Practitioner", "family"): _family,
+    ("Practitioner", "given"): _given,
+    ("Practitioner", "name"): _practitioner_name,
+    ("Practitioner", "mailbox-mss"): _mailbox_owner(Mailbox.practitioner_id),
+    ("PractitionerRole", "practitioner"): _reference("practitioner_id"),
+    ("PractitionerRole", "organization"): _reference("organization_id"),
+    ("PractitionerRole", "role"): _role,
+    ("PractitionerRole", "specialty"): _specialty,
+    ("PractitionerRole", "mailbox-mss"): _mailbox_owner(Mailbox.practitioner_id),
+    ("Organization", "identifier"): _organization_identifier,
+    ("Organization", "name"): _organization_name,
+    ("Organization", "address-city"): _city,
+    ("Organization", "address-postalcode"): _postcode,
+    ("Organization", "type"): _type,
+    ("Organization", "partof"): _part_of,
+    ("Organization", "mailbox-mss"): _mailbox_owner(Mailbox.organization_id),
+}

@@ -1,0 +1,183 @@
+"""Searches and reads: a page of rows in one query, then everything around it in bulk.
+
+A page costs a fixed number of queries whatever its size: the matches (plus the count), one per
+_include / _revinclude, then the mailboxes and legal entities the resources show.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+
+from directory.fhir import documents, resources
+from directory.fhir.filters import MODELS, as_uuid, condition
+from directory.models import Mailbox, Organization, Practitioner, PractitionerRole
+
+# A hospital may have thousands of roles: a page includes that many at most, and says so.
+MAX_REVINCLUDED = 1000
+
+_ORDER = {
+    "Practitioner": (Practitioner.family_search, Practitioner.given_search, Practitioner.id),
+    "PractitionerRole": (PractitionerRole.practitioner_id, PractitionerRole.id),
+    "Organization": (Organization.name_search, Organization.id),
+}
+
+
+@dataclass
+class Page:
+    """One page of a search, as FHIR resources."""
+
+    matches: list
+    included: list = field(default_factory=list)
+    outcomes: list = field(default_factory=list)
+    total: int | None = None
+    has_next: bool = False
+
+
+def read(session, resource_type, logical_id):
+    """The resource with this id, or None."""
+    key = as_uuid(logical_id)
+    row = session.get(MODELS[resource_type], key) if key else None
+    return _to_resources(session, [row])[0] if row else None
+
+
+def search(session, search):
+    """Run a parsed search: the page of matches, its includes, the total unless _total=none."""
+    model = MODELS[search.resource_type]
+    statement = sa.select(model).where(*(condition(model, item) for item in search.filters))
+    total = None if search.total == "none" else _count(session, statement)
+    rows = []
+    if search.count:
+        paged = statement.order_by(*_ORDER[search.resource_type])
+        paged = paged.offset(search.offset).limit(search.count + 1)
+        rows = list(session.scalars(paged))
+    has_next = len(rows) > search.count
+    rows = rows[: search.count]
+    included, outcomes = _included(session, search, rows)
+    matches = _to_resources(session, rows)
+    return Page(matches, _to_resources(session, included), outcomes, total, has_next)
+
+
+def _count(session, statement):
+    return session.scalar(sa.select(sa.func.count()).select_from(statement.subquery()))
+
+
+def _included(session, search, rows):
+    """Rows named by _include / _revinclude, each once and never one already matched."""
+    seen = {(type(row), row.id) for row in rows}
+    included, outcomes = [], []
+    for value in search.includes:
+        included += _INCLUDES[value](session, rows)
+    for value in search.revincludes:
+        found = _REVINCLUDES[value](session, rows)
+        if len(found) > MAX_REVINCLUDED:
+            found = found[:MAX_REVINCLUDED]
+            outcomes.append(_truncated(value))
+        included += found
+    unique = []
+    for row in included:
+        if (type(row), row.id) not in seen:
+            seen.add((type(row), row.id))
+            unique.append(row)
+    return unique, outcomes
+
+
+def _truncated(value):
+    message = f"_revinclude={value} is limited to {MAX_REVINCLUDED} resources per page."
+    return documents.outcome(message, code="incomplete", severity="warning")
+
+
+def _rows_by_id(session, model, ids):
+    ids = {key for key in ids if key}
+    return list(session.scalars(sa.select(model).where(model.id.in_(ids)))) if ids else []
+
+
+def _role_practitioners(session, roles):
+    return _rows_by_id(session, Practitioner, (role.practitioner_id for role in roles))
+
+
+def _role_organizations(session, roles):
+    return _rows_by_id(session, Organization, (role.organization_id for role in roles))
+
+
+def _parents(session, organizations):
+    finess = {org.part_of for org in organizations if org.part_of}
+    if not finess:
+        return []
+    return list(session.scalars(sa.select(Organization).where(Organization.finess.in_(finess))))
+
+
+def _roles_of(column):
+    def load(session, rows):
+        ids = [row.id for row in rows]
+        if not ids:
+            return []
+        statement = sa.select(PractitionerRole).where(column.in_(ids))
+        statement = statement.order_by(PractitionerRole.id).limit(MAX_REVINCLUDED + 1)
+        return list(session.scalars(statement))
+
+    return load
+
+
+_INCLUDES = {
+    "PractitionerRole:practitioner": _role_practitioners,
+    "PractitionerRole:organization": _role_organizations,
+    "Organization:partof": _parents,
+}
+_REVINCLUDES = {
+    "PractitionerRole:practitioner": _roles_of(PractitionerRole.practitioner_id),
+    "PractitionerRole:organization": _roles_of(PractitionerRole.organization_id),
+}
+
+
+def _to_resources(session, rows):
+    """FHIR resources of rows of any type, with their mailboxes and legal entities."""
+    by_type = defaultdict(list)
+    for row in rows:
+        by_type[type(row)].append(row)
+    boxes = _mailboxes(session, by_type)
+    parents = _parent_ids(session, by_type[Organization])
+    return [_resource(row, boxes, parents) for row in rows]
+
+
+def _resource(row, boxes, parents):
+    if isinstance(row, Practitioner):
+        return resources.practitioner(row, boxes["practitioner", row.id])
+    if isinstance(row, PractitionerRole):
+        mailboxes = boxes["practitioner", row.practitioner_id]
+        mailboxes = [box for box in mailboxes if box.organization_id in (None, row.organization_id)]
+        return resources.practitioner_role(row, mailboxes)
+    parent_id = parents.get(row.part_of)
+    return resources.organization(row, boxes["organization", row.id], parent_id)
+
+
+def _mailboxes(session, by_type):
+    """Active mailboxes by owner: ("practitioner", id) or ("organization", id)."""
+    practitioner_ids = {row.id for row in by_type[Practitioner]}
+    practitioner_ids |= {row.practitioner_id for row in by_type[PractitionerRole]}
+    organization_ids = {row.id for row in by_type[Organization]}
+    boxes = defaultdict(list)
+    if not (practitioner_ids or organization_ids):
+        return boxes
+    owned = sa.or_(
+        Mailbox.practitioner_id.in_(practitioner_ids),
+        sa.and_(Mailbox.organization_id.in_(organization_ids), Mailbox.practitioner_id.is_(None)),
+    )
+    statement = sa.select(Mailbox).where(Mailbox.active.is_(True), owned).order_by(Mailbox.address)
+    for box in session.scalars(statement):
+        if box.practitioner_id:
+            boxes["practitioner", box.practitioner_id].append(box)
+        else:
+            boxes["organization", box.organization_id].append(box)
+    return boxes
+
+
+def _parent_ids(session, organizations):
+    """The id of each legal entity (FINESS EJ) the organisations name, when it is listed."""
+    finess = {org.part_of for org in organizations if org.part_of}
+    if not finess:
+        return {}
+    statement = sa.select(Organization.finess, Organization.id).where(
+        Organization.finess.in_(finess)
+    )
+    return dict(session.execute(statement).tuples().all())
