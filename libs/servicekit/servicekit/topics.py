@@ -48,6 +48,12 @@ TOPICS = tuple(topic_of(service) for service in SERVICES)
 
 _USER = ("user_id", "username")
 
+# Directory entities are created, updated or deactivated (never deleted) by extract imports.
+_PRACTITIONER = ("id", "national_id", "id_type", "rpps", "family", "given", "active")
+_ORGANIZATION = ("id", "key", "finess", "siret", "name", "active")
+_MAILBOX = ("id", "address", "kind", "owner_national_id", "active")
+_ABSENT = "absent from an imported snapshot: deactivated, not deleted"
+
 EVENT_TYPES = {
     event.type: event
     for event in (
@@ -103,6 +109,51 @@ EVENT_TYPES = {
             "fr.enrs.identity.token.reuse-detected",
             "A used refresh token was presented again; its whole family was revoked.",
             (*_USER, "client_id"),
+        ),
+        EventType(
+            "fr.enrs.directory.practitioner.created",
+            "A practitioner was created by an import.",
+            _PRACTITIONER,
+        ),
+        EventType(
+            "fr.enrs.directory.practitioner.updated",
+            "A practitioner was changed by an import.",
+            _PRACTITIONER,
+        ),
+        EventType(
+            "fr.enrs.directory.practitioner.deactivated",
+            "A practitioner was " + _ABSENT + ".",
+            _PRACTITIONER,
+        ),
+        EventType(
+            "fr.enrs.directory.organization.created",
+            "An organisation was created by an import.",
+            _ORGANIZATION,
+        ),
+        EventType(
+            "fr.enrs.directory.organization.updated",
+            "An organisation was changed by an import.",
+            _ORGANIZATION,
+        ),
+        EventType(
+            "fr.enrs.directory.organization.deactivated",
+            "An organisation was " + _ABSENT + ".",
+            _ORGANIZATION,
+        ),
+        EventType(
+            "fr.enrs.directory.mailbox.created",
+            "An MSSanté mailbox was created by an import.",
+            _MAILBOX,
+        ),
+        EventType(
+            "fr.enrs.directory.mailbox.updated",
+            "An MSSanté mailbox was changed by an import.",
+            _MAILBOX,
+        ),
+        EventType(
+            "fr.enrs.directory.mailbox.deactivated",
+            "An MSSanté mailbox was " + _ABSENT + ".",
+            _MAILBOX,
         ),
     )
 }

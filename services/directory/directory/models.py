@@ -227,3 +227,20 @@ class ImportRejection(Base):
     column: so.Mapped[str | None] = so.mapped_column(sa.String(100))
     reason: so.Mapped[str] = so.mapped_column(sa.String(500))
     severity: so.Mapped[str] = so.mapped_column(sa.String(10))  # error / warning
+
+
+class ImportStaging(Base):
+    """What an import run read, one row per entity key, diffed against the stored rows at the end.
+
+    Rows live for the duration of their run only.
+    """
+
+    __tablename__ = "import_staging"
+
+    run_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("import_runs.id", ondelete="CASCADE"), primary_key=True
+    )
+    entity: so.Mapped[str] = so.mapped_column(sa.String(20), primary_key=True)
+    key: so.Mapped[str] = so.mapped_column(sa.String(254), primary_key=True)
+    fingerprint: so.Mapped[str] = so.mapped_column(sa.String(32))
+    data: so.Mapped[list] = so.mapped_column(sa.JSON)

@@ -1,0 +1,5 @@
+"""Import national extracts: stage what is read, then apply the difference with events."""
+
+from directory.imports.runner import FORMATS, ImportFailed, run_import
+
+__all__ = ["FORMATS", "ImportFailed", "run_import"]

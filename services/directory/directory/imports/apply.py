@@ -1,0 +1,228 @@
+"""Apply a fully read import: diff the staged rows against the stored ones, in chunks.
+
+Each chunk is one query (staging LEFT JOIN the table on the key, keeping new, changed or
+inactive rows), one executemany insert, one executemany update and its events, committed
+together. Deactivation is one anti-join per chunk (stored, active, not staged).
+"""
+
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from servicekit.events import emit
+from servicekit.models import utcnow
+
+from directory.imports import entities, staging
+from directory.models import ImportStaging, Mailbox, Organization, Practitioner, PractitionerRole
+
+
+@dataclass(frozen=True)
+class Entity:
+    """One kind of staged record and the table it lands in."""
+
+    name: str
+    model: type
+    key: str
+    decode: Callable
+    columns: Callable
+    event: Callable
+
+    @property
+    def key_column(self):
+        return getattr(self.model, self.key)
+
+    def event_type(self, verb: str) -> str:
+        return f"fr.enrs.directory.{self.name}.{verb}"
+
+
+ORGANIZATIONS = Entity(
+    staging.ORGANIZATION,
+    Organization,
+    "key",
+    staging.decode_organisation,
+    entities.organization_columns,
+    entities.organization_event,
+)
+PRACTITIONERS = Entity(
+    staging.PRACTITIONER,
+    Practitioner,
+    "national_id",
+    staging.decode_professional,
+    entities.practitioner_columns,
+    entities.practitioner_event,
+)
+MAILBOXES = Entity(
+    staging.MAILBOX,
+    Mailbox,
+    "address",
+    staging.decode_mailbox,
+    entities.mailbox_columns,
+    entities.mailbox_event,
+)
+
+
+def apply_changes(session, run_id: int, entity: Entity, chunk: int, counts: Counter) -> None:
+    """Insert new and update changed rows of one entity, committing chunk by chunk."""
+    after = ""
+    while True:
+        rows = session.execute(_changed(run_id, entity, after, chunk)).all()
+        if not rows:
+            return
+        records = [(entity.decode(row.key, row.data, row.fingerprint), row.id) for row in rows]
+        _write(session, entity, records, counts)
+        session.commit()
+        after = rows[-1].key
+
+
+def _changed(run_id: int, entity: Entity, after: str, chunk: int):
+    model, stage = entity.model, ImportStaging
+    return (
+        sa.select(stage.key, stage.data, stage.fingerprint, model.id)
+        .outerjoin(model, entity.key_column == stage.key)
+        .where(stage.run_id == run_id, stage.entity == entity.name, stage.key > after)
+        .where(
+            sa.or_(
+                model.id.is_(None),
+                model.fingerprint != stage.fingerprint,
+                model.active.is_(False),
+            )
+        )
+        .order_by(stage.key)
+        .limit(chunk)
+    )
+
+
+def _write(session, entity: Entity, records: list, counts: Counter) -> None:
+    now = utcnow()
+    created, updated = [], []
+    for record, stored_id in records:
+        columns = entity.columns(record) | {"updated_at": now}
+        if stored_id is None:
+            created.append(columns | {"id": uuid.uuid4(), "created_at": now})
+        else:
+            updated.append(columns | {"id": stored_id})
+    if entity is MAILBOXES:
+        _link_mailboxes(session, created + updated)
+    if created:
+        session.execute(sa.insert(entity.model), created)
+    if updated:
+        session.execute(sa.update(entity.model), updated)
+    if entity is PRACTITIONERS:
+        _sync_roles(session, records, created, updated, now)
+    _emit_all(session, entity, "created", created, counts)
+    _emit_all(session, entity, "updated", updated, counts)
+
+
+def _emit_all(session, entity: Entity, verb: str, rows: list[dict], counts: Counter) -> None:
+    for row in rows:
+        emit(session, entity.event_type(verb), str(row["id"]), entity.event(row))
+    counts[f"{entity.name}.{verb}"] += len(rows)
+
+
+def deactivate_absent(session, run_id: int, entity: Entity, chunk: int, counts: Counter) -> None:
+    """Deactivate the active rows of one entity that the import did not stage."""
+    while True:
+        rows = [row._asdict() for row in session.execute(_absent(run_id, entity, chunk))]
+        if not rows:
+            return
+        now = utcnow()
+        ids = [row["id"] for row in rows]
+        session.execute(
+            sa.update(entity.model)
+            .where(entity.model.id.in_(ids))
+            .values(active=False, deactivated_at=now, updated_at=now)
+        )
+        if entity is PRACTITIONERS:
+            _deactivate_roles(session, PractitionerRole.practitioner_id.in_(ids), now)
+        for row in rows:
+            row["active"] = False
+        _emit_all(session, entity, "deactivated", rows, counts)
+        session.commit()
+
+
+def _absent(run_id: int, entity: Entity, chunk: int):
+    model, stage = entity.model, ImportStaging
+    staged = sa.exists().where(
+        stage.run_id == run_id, stage.entity == entity.name, stage.key == entity.key_column
+    )
+    return sa.select(model.__table__).where(model.active.is_(True), ~staged).limit(chunk)
+
+
+def _deactivate_roles(session, condition, now) -> None:
+    session.execute(
+        sa.update(PractitionerRole)
+        .where(condition, PractitionerRole.active.is_(True))
+        .values(active=False, deactivated_at=now, updated_at=now)
+    )
+
+
+def _sync_roles(session, records, created, updated, now) -> None:
+    """Make each written practitioner's active roles exactly its staged activities."""
+    people = {row["national_id"]: row["id"] for row in created + updated}
+    wanted = {
+        (people[person.national_id], activity.fingerprint): activity
+        for person, _ in records
+        for activity in person.activities
+    }
+    stored = _stored_roles(session, [row["id"] for row in updated])
+    organizations = _organization_ids(session, {a.organisation_key for a in wanted.values()})
+    inserts, revived = [], []
+    for (practitioner_id, print_), activity in wanted.items():
+        role = stored.pop((practitioner_id, print_), None)
+        org_id = organizations.get(activity.organisation_key)
+        columns = entities.role_columns(activity, practitioner_id, org_id) | {"updated_at": now}
+        if role is None:
+            inserts.append(columns | {"id": uuid.uuid4(), "created_at": now})
+        elif not role.active or role.organization_id != org_id:
+            revived.append(columns | {"id": role.id})
+    if inserts:
+        session.execute(sa.insert(PractitionerRole), inserts)
+    if revived:
+        session.execute(sa.update(PractitionerRole), revived)
+    gone = [role.id for role in stored.values() if role.active]
+    if gone:
+        _deactivate_roles(session, PractitionerRole.id.in_(gone), now)
+
+
+def _stored_roles(session, practitioner_ids: list) -> dict:
+    roles = {}
+    for part in _chunks(practitioner_ids):
+        query = sa.select(
+            PractitionerRole.id,
+            PractitionerRole.practitioner_id,
+            PractitionerRole.fingerprint,
+            PractitionerRole.active,
+            PractitionerRole.organization_id,
+        ).where(PractitionerRole.practitioner_id.in_(part))
+        for role in session.execute(query):
+            roles[(role.practitioner_id, role.fingerprint)] = role
+    return roles
+
+
+def _organization_ids(session, keys: set[str]) -> dict[str, uuid.UUID]:
+    return _ids_by(session, Organization.key, Organization.id, [key for key in keys if key])
+
+
+def _ids_by(session, key_column, id_column, keys: list[str]) -> dict:
+    found = {}
+    for part in _chunks(keys):
+        query = sa.select(key_column, id_column).where(key_column.in_(part))
+        found.update(session.execute(query).tuples().all())
+    return found
+
+
+def _link_mailboxes(session, rows: list[dict]) -> None:
+    owners = {row["owner_national_id"] for row in rows if row["owner_national_id"]}
+    people = _ids_by(session, Practitioner.national_id, Practitioner.id, sorted(owners))
+    structures = {row["structure_id"]: entities.structure_key(row["structure_id"]) for row in rows}
+    places = _organization_ids(session, {key for key in structures.values() if key})
+    for row in rows:
+        row["practitioner_id"] = people.get(row["owner_national_id"])
+        row["organization_id"] = places.get(structures[row["structure_id"]])
+
+
+def _chunks(items: list, size: int = staging.SELECT_CHUNK):
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -1,0 +1,146 @@
+"""Run one import: read the whole extract into staging, then apply the difference.
+
+Reading commits per batch (progress, counts, rejected lines) so the admin page can follow it;
+nothing in the directory tables changes until the whole file was read. A file that cannot be
+read to its end (bad header, broken zip, I/O error) fails the run and changes nothing.
+"""
+
+import logging
+import zipfile
+import zlib
+from collections import Counter
+from itertools import islice
+
+import sqlalchemy as sa
+from servicekit.models import utcnow
+
+from directory.extract import MSSANTE, PERSONNE_ACTIVITE, ExtractError, ExtractReader
+from directory.extract.reader import Rejection
+from directory.extract.records import RecentOrganisations, mailboxes, professionals
+from directory.imports import apply, staging
+from directory.models import ImportRejection, ImportRun
+
+log = logging.getLogger(__name__)
+
+FORMATS = {"ps": PERSONNE_ACTIVITE, "mssante": MSSANTE}
+# Errors of an extract that cannot be read to its end: the run fails, nothing changes.
+UNREADABLE = (ExtractError, OSError, EOFError, zipfile.BadZipFile, zlib.error)
+
+
+class ImportFailed(Exception):
+    """The extract could not be read to its end; the run was marked failed."""
+
+
+def run_import(session, run: ImportRun, batch_size: int = 2000, on_batch=None) -> Counter:
+    """Read run.path fully, then apply creations, updates and deactivations; the changes."""
+    _start(session, run)
+    try:
+        _read(session, run, batch_size, on_batch)
+    except UNREADABLE as exc:
+        _fail(session, run, exc)
+        raise ImportFailed(run.error) from exc
+    changes = _apply(session, run, batch_size)
+    _finish(session, run, changes)
+    return changes
+
+
+def _start(session, run: ImportRun) -> None:
+    run.status, run.started_at, run.error = "running", utcnow(), None
+    session.commit()
+
+
+def _read(session, run: ImportRun, batch_size: int, on_batch) -> None:
+    reader = ExtractReader(run.path, FORMATS[run.kind])
+    problems: list[dict] = []
+    group, stage = _stager(run.kind, run.id)
+    for batch in _batches(group(_kept(reader, run.id, problems)), batch_size):
+        stage(session, batch)
+        _progress(session, run, reader, problems)
+        if on_batch is not None:
+            on_batch(run)
+    _progress(session, run, reader, problems)
+
+
+def _stager(kind: str, run_id: int):
+    """How lines are grouped into records, and how a batch of records is staged."""
+    if kind == "mssante":
+        return mailboxes, lambda session, boxes: staging.stage_mailboxes(session, run_id, boxes)
+    # A site is on the line of everyone working there: skip the ones staged recently.
+    recent = RecentOrganisations()
+
+    def stage(session, people):
+        staging.stage_professionals(session, run_id, people)
+        sites = [org for person in people for org in person.organisations if recent.is_new(org)]
+        staging.stage_organisations(session, run_id, sites)
+
+    return professionals, stage
+
+
+def _kept(reader: ExtractReader, run_id: int, problems: list[dict]):
+    """The reader's records; its rejections and warnings go to `problems`."""
+    for item in reader:
+        if isinstance(item, Rejection):
+            problems.append(_problem(run_id, item, "error"))
+            continue
+        problems.extend(_problem(run_id, warning, "warning") for warning in item.warnings)
+        yield item
+
+
+def _problem(run_id: int, item, severity: str) -> dict:
+    return {
+        "run_id": run_id,
+        "line": item.line,
+        "column": item.column,
+        "reason": item.reason[:500],
+        "severity": severity,
+    }
+
+
+def _batches(items, size: int):
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def _progress(session, run: ImportRun, reader: ExtractReader, problems: list[dict]) -> None:
+    if problems:
+        session.execute(sa.insert(ImportRejection), problems)
+        problems.clear()
+    stats = reader.stats
+    run.bytes_total, run.bytes_read = stats.total_bytes, stats.bytes_read
+    run.lines, run.imported = stats.lines, stats.records
+    run.rejected, run.warned = stats.rejected, stats.warned
+    session.commit()
+
+
+def _apply(session, run: ImportRun, chunk: int) -> Counter:
+    changes: Counter = Counter()
+    kinds = (apply.ORGANIZATIONS, apply.PRACTITIONERS) if run.kind == "ps" else (apply.MAILBOXES,)
+    for entity in kinds:
+        apply.apply_changes(session, run.id, entity, chunk, changes)
+    for entity in reversed(kinds):
+        apply.deactivate_absent(session, run.id, entity, chunk, changes)
+    return changes
+
+
+def _finish(session, run: ImportRun, changes: Counter) -> None:
+    staging.clear(session, run.id)
+    run.created = _total(changes, "created")
+    run.updated = _total(changes, "updated")
+    run.deactivated = _total(changes, "deactivated")
+    run.status, run.finished_at = "done", utcnow()
+    session.commit()
+    log.info("directory import done", extra={"run_id": run.id, **dict(changes)})
+
+
+def _total(changes: Counter, verb: str) -> int:
+    return sum(count for name, count in changes.items() if name.endswith("." + verb))
+
+
+def _fail(session, run: ImportRun, exc: Exception) -> None:
+    session.rollback()
+    staging.clear(session, run.id)
+    run.status, run.finished_at = "failed", utcnow()
+    run.error = f"{type(exc).__name__}: {exc}"[:1000]
+    session.commit()
+    log.warning("directory import failed", extra={"run_id": run.id, "error": type(exc).__name__})

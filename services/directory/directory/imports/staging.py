@@ -1,0 +1,128 @@
+"""Stage what an import reads: one row per entity key, with its fingerprint and its record.
+
+Staging is an upsert keyed by (run, entity, key), so memory stays constant whatever the file
+size. A professional whose lines are not contiguous arrives as partial records: the later one is
+merged into the staged one (Professional.merged_with), as the extract layer prescribes.
+"""
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from directory.extract.records import Activity, Mailbox, Organisation, Professional, fingerprint
+from directory.models import ImportStaging
+
+PRACTITIONER = "practitioner"
+ORGANIZATION = "organization"
+MAILBOX = "mailbox"
+
+# Bind parameters per statement stay under SQLite's limit (32766) and keep PostgreSQL plans small.
+SELECT_CHUNK = 500
+
+
+def encode_professional(person: Professional) -> list:
+    """The staged form of a professional: identity fields, then its activities' values."""
+    activities = [_values(activity) for activity in person.activities]
+    return [
+        person.id_type,
+        person.identifier,
+        person.civilite_code,
+        person.civilite_exercice_code,
+        person.family_name,
+        person.given_name,
+        activities,
+    ]
+
+
+def decode_professional(national_id: str, data: list, print_: str = "") -> Professional:
+    """The professional a staged row holds (organisations are staged on their own)."""
+    *identity, activities = data
+    acts = tuple(_activity(values) for values in activities)
+    professions = tuple(sorted({a.profession_code for a in acts if a.profession_code}))
+    return Professional(national_id, *identity, professions, acts, (), fingerprint=print_)
+
+
+def decode_organisation(key: str, data: list, print_: str) -> Organisation:
+    """The organisation a staged row holds."""
+    return Organisation(*data, fingerprint=print_)
+
+
+def decode_mailbox(key: str, data: list, print_: str) -> Mailbox:
+    """The mailbox a staged row holds."""
+    return Mailbox(*data, fingerprint=print_)
+
+
+def _values(record) -> list[str]:
+    return [getattr(record, name) for name in record.__slots__ if name != "fingerprint"]
+
+
+def _activity(values: list[str]) -> Activity:
+    return Activity(*values, fingerprint=fingerprint(values))
+
+
+def stage_professionals(session, run_id: int, people: list[Professional]) -> None:
+    """Stage a batch of professionals, merging partial records of one national id."""
+    merged: dict[str, Professional] = {}
+    for person in people:
+        seen = merged.get(person.national_id)
+        merged[person.national_id] = seen.merged_with(person) if seen else person
+    for national_id, staged in _staged(session, run_id, PRACTITIONER, list(merged)):
+        merged[national_id] = decode_professional(national_id, staged).merged_with(
+            merged[national_id]
+        )
+    rows = [
+        _row(run_id, PRACTITIONER, key, person.fingerprint, encode_professional(person))
+        for key, person in merged.items()
+    ]
+    upsert(session, rows)
+
+
+def stage_organisations(session, run_id: int, organisations: list[Organisation]) -> None:
+    """Stage a batch of organisations (a key seen twice keeps its last content)."""
+    latest = {org.key: org for org in organisations}
+    rows = [
+        _row(run_id, ORGANIZATION, key, org.fingerprint, _values(org))
+        for key, org in latest.items()
+    ]
+    upsert(session, rows)
+
+
+def stage_mailboxes(session, run_id: int, boxes: list[Mailbox]) -> None:
+    """Stage a batch of mailboxes (an address listed twice keeps its last line)."""
+    latest = {box.address: box for box in boxes}
+    rows = [
+        _row(run_id, MAILBOX, key, box.fingerprint, _values(box)) for key, box in latest.items()
+    ]
+    upsert(session, rows)
+
+
+def _row(run_id, entity, key, print_, data) -> dict:
+    return {"run_id": run_id, "entity": entity, "key": key, "fingerprint": print_, "data": data}
+
+
+def _staged(session, run_id: int, entity: str, keys: list[str]):
+    table = ImportStaging.__table__
+    for start in range(0, len(keys), SELECT_CHUNK):
+        query = sa.select(table.c.key, table.c.data).where(
+            table.c.run_id == run_id,
+            table.c.entity == entity,
+            table.c.key.in_(keys[start : start + SELECT_CHUNK]),
+        )
+        yield from session.execute(query)
+
+
+def upsert(session, rows: list[dict]) -> None:
+    """INSERT ... ON CONFLICT (run, entity, key) DO UPDATE, as one executemany."""
+    if not rows:
+        return
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(ImportStaging.__table__)
+    statement = statement.on_conflict_do_update(
+        index_elements=["run_id", "entity", "key"],
+        set_={"fingerprint": statement.excluded.fingerprint, "data": statement.excluded.data},
+    )
+    session.execute(statement, rows)
+
+
+def clear(session, run_id: int) -> None:
+    """Drop a run's staged rows."""
+    session.execute(sa.delete(ImportStaging).where(ImportStaging.run_id == run_id))
