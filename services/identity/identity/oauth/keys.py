@@ -77,15 +77,20 @@ def rotate(session, secret_key):
     return create_key(session, secret_key)
 
 
+_NEWEST_ACTIVE = (
+    sa.select(SigningKey)
+    .where(SigningKey.active)
+    .order_by(SigningKey.created_at.desc(), SigningKey.id.desc())
+    .limit(1)
+)
+# Only the kid: a rotation by another process shows at the next token, while the decrypted key
+# comes from memory without loading the row.
+_NEWEST_ACTIVE_KID = _NEWEST_ACTIVE.with_only_columns(SigningKey.kid)
+
+
 def current_key(session, secret_key):
     """The key that signs now; the first one is created on first use."""
-    row = session.scalar(
-        sa.select(SigningKey)
-        .where(SigningKey.active)
-        .order_by(SigningKey.created_at.desc(), SigningKey.id.desc())
-        .limit(1)
-    )
-    return row or create_key(session, secret_key)
+    return session.scalar(_NEWEST_ACTIVE) or create_key(session, secret_key)
 
 
 def private_key(row, secret_key):
@@ -103,6 +108,11 @@ def private_key(row, secret_key):
 
 def signer(session, config):
     """(kid, private key) of the key that signs now."""
+    kid = session.scalar(_NEWEST_ACTIVE_KID)
+    with _cache_lock:
+        cached = _private_keys.get(kid)
+    if cached is not None:
+        return kid, cached
     row = current_key(session, config["SECRET_KEY"])
     return row.kid, private_key(row, config["SECRET_KEY"])
 

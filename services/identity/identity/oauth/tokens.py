@@ -1,7 +1,9 @@
 """Issuing and remembering tokens: signed access tokens, refresh-token chains, revocation."""
 
+import base64
 import dataclasses
 import datetime as dt
+import json
 import secrets
 import uuid
 
@@ -93,7 +95,7 @@ def generate(
 
 def save(session, token, client, grantee):
     """Remember an issued access token (to revoke it) and the refresh token, if any."""
-    claims = jwt.decode(token["access_token"], options={"verify_signature": False})
+    claims = _own_claims(token["access_token"])
     issued = IssuedAccessToken(
         jti=claims["jti"],
         client_id=client.client_id,
@@ -108,6 +110,13 @@ def save(session, token, client, grantee):
         session.add(_refresh_row(token, client, grantee))
     issued.family_id = grantee.family_id if grantee else None
     session.add(issued)
+
+
+def _own_claims(access_token):
+    # The token was signed a moment ago by this process: read its payload without checking it
+    # again (PyJWT's decode validates every character in Python).
+    payload = access_token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
 
 
 def _refresh_row(token, client, grantee):
