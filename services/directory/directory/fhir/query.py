@@ -180,4 +180,4 @@ def _parent_ids(session, organizations):
     statement = sa.select(Organization.finess, Organization.id).where(
         Organization.finess.in_(finess)
     )
-    return dict(session.execute(statement).tuples().all())
+    return {finess: key for finess, key in session.execute(statement)}
