@@ -1,8 +1,7 @@
 """oauth: clients, authorization codes, refresh tokens, issued access tokens, signing keys
 
 Revision ID: 0003_oauth
-Revises: 0001_kit
-Depends on: 0002_accounts
+Revises: 0002_accounts
 Create Date: 2026-11-29
 """
 
@@ -11,9 +10,9 @@ from alembic import op
 from servicekit.models import UTCDateTime
 
 revision = "0003_oauth"
-down_revision = "0001_kit"
+down_revision = "0002_accounts"
 branch_labels = None
-depends_on = "0002_accounts"
+depends_on = None
 
 BIGINT = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
