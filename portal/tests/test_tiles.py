@@ -2,10 +2,10 @@
 
 import http.server
 import re
+import socket
 import threading
 
 import pytest
-from servicekit.testing import free_port
 
 from portal import create_app
 
@@ -48,13 +48,17 @@ def platform(settings, monkeypatch, database):
         HealthServer() as messaging,
         HealthServer() as stroke,
         HealthServer(status=503) as records,
+        socket.socket() as stopped,
     ):
+        # A port held but not listening refuses connections, and nothing else can take it.
+        stopped.bind(("127.0.0.1", 0))
         monkeypatch.setenv("DIRECTORY_URL", directory.url)
         monkeypatch.setenv("SECURE_MESSAGING_URL", messaging.url)
         monkeypatch.setenv("TELEMEDICINE_URL", stroke.url)
         monkeypatch.setenv("RECORDS_BRIDGE_URL", records.url)
-        monkeypatch.setenv("ONCOLOGY_RCP_URL", f"http://127.0.0.1:{free_port()}")
-        app = create_app({"TESTING": True})
+        monkeypatch.setenv("ONCOLOGY_RCP_URL", f"http://127.0.0.1:{stopped.getsockname()[1]}")
+        # A loaded test machine may take longer than production's half second to answer.
+        app = create_app({"TESTING": True, "HEALTH_CHECK_TIMEOUT": 5})
         database.migrate(app)
         yield app, directory
         database.empty(app)
