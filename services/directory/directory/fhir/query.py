@@ -18,7 +18,7 @@ MAX_REVINCLUDED = 1000
 
 _ORDER = {
     "Practitioner": (Practitioner.family_search, Practitioner.given_search, Practitioner.id),
-    "PractitionerRole": (PractitionerRole.practitioner_id, PractitionerRole.id),
+    "PractitionerRole": (PractitionerRole.id,),
     "Organization": (Organization.name_search, Organization.id),
 }
 

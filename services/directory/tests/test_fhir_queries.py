@@ -1,0 +1,90 @@
+"""The FHIR searches' SQL: a fixed number of queries per page, prefixes served by the indexes."""
+
+import contextlib
+
+import pytest
+import sqlalchemy as sa
+from directory.fhir import samples
+from directory.fhir.filters import condition
+from directory.fhir.params import parse_filter
+from directory.models import Organization, Practitioner
+from servicekit import db
+
+
+@contextlib.contextmanager
+def counted_statements(engine):
+    statements = []
+
+    def count(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+
+
+@pytest.fixture
+def busy_hospital(db_session):
+    """A CHU where 30 neurologists work, each with an MSSanté mailbox."""
+    directory = samples.seed(db_session)
+    for index, neurologist in enumerate(samples.namesakes(db_session, "Neuro", 30)):
+        samples.role(db_session, neurologist, directory.chu, savoir_faire="SM32")
+        samples.mailbox(db_session, f"neuro{index}@chu.mssante.fr", "PER", neurologist)
+    db_session.commit()
+    return directory
+
+
+def test_it_loads_a_page_in_the_same_number_of_queries_whatever_its_size(
+    app, client, gp, busy_hospital
+):
+    query = (
+        f"/fhir/PractitionerRole?organization={busy_hospital.chu.id}"
+        "&_include=PractitionerRole:practitioner&_include=PractitionerRole:organization"
+    )
+    engine = db.database(app).engine
+    with counted_statements(engine) as small_page:
+        small = client.get(query + "&_count=2", headers=gp)
+    with counted_statements(engine) as large_page:
+        large = client.get(query + "&_count=30", headers=gp)
+    assert small.status_code == large.status_code == 200
+    assert len(large.json["entry"]) == 30 + 30 + 1
+    assert len(large_page) == len(small_page)
+    assert len(large_page) <= 7
+
+
+def _plan(app, statement):
+    engine = db.database(app).engine
+    sql = str(statement.compile(engine, compile_kwargs={"literal_binds": True}))
+    with engine.connect() as connection:
+        if engine.dialect.name == "postgresql":
+            # Tables of a few rows are cheaper to scan: ask what the index would serve.
+            connection.execute(sa.text("SET enable_seqscan = off"))
+            rows = connection.execute(sa.text("EXPLAIN " + sql)).scalars()
+            return " ".join(rows)
+        rows = connection.execute(sa.text("EXPLAIN QUERY PLAN " + sql))
+        return " ".join(row[-1] for row in rows)
+
+
+@pytest.mark.parametrize(
+    ("model", "name", "value", "index"),
+    [
+        (Practitioner, "family", "Lefè", "ix_practitioners_family_search"),
+        (Practitioner, "given", "jean-f", "ix_practitioners_given_search"),
+        (Practitioner, "name", "dup", "ix_practitioners_family_search"),
+        (Practitioner, "name", "dup", "ix_practitioners_given_search"),
+        (Organization, "name", "chu", "ix_organizations_name_search"),
+        (Organization, "address-city", "saint-é", "ix_organizations_city_search"),
+        (Organization, "address-postalcode", "350", "ix_organizations_postcode"),
+    ],
+)
+def test_it_serves_a_prefix_search_from_its_index(app, directory_rows, model, name, value, index):
+    search_filter = parse_filter(model.__name__, name, None, value)
+    statement = sa.select(model.id).where(condition(model, search_filter))
+    assert index in _plan(app, statement)
+
+
+@pytest.fixture
+def directory_rows(db_session):
+    return samples.seed(db_session)
