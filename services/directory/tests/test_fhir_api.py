@@ -6,7 +6,7 @@ Every document the server answers is validated by fhir.resources (R4B models, R4
 from urllib.parse import urlsplit
 
 import pytest
-from directory.fhir import samples, spec
+from directory.fhir import query, samples, spec
 from directory.fhir.validation import validate
 
 
@@ -177,6 +177,15 @@ def test_it_revincludes_the_roles_of_organizations(fhir, directory):
     query = f"Organization?_id={directory.practice.id}&_revinclude=PractitionerRole:organization"
     included = {entry["resource"]["id"] for entry in entries(fhir(query), "include")}
     assert included == {str(directory.roles.gp.id), str(directory.roles.nurse.id)}
+
+
+def test_it_says_when_a_page_leaves_revincluded_roles_out(fhir, directory, monkeypatch):
+    monkeypatch.setattr(query, "MAX_REVINCLUDED", 2)
+    url = f"Organization?_id={directory.chu.id}&_revinclude=PractitionerRole:organization"
+    bundle = fhir(url)
+    assert len(entries(bundle, "include")) == 2
+    (outcome,) = entries(bundle, "outcome")
+    assert outcome["resource"]["issue"][0]["code"] == "incomplete"
 
 
 def test_it_describes_exactly_what_it_supports_in_its_capability_statement(fhir):

@@ -118,6 +118,7 @@ def test_it_finds_the_owner_of_an_mssante_mailbox(fhir, directory):
     assert ids(roles) == {str(directory.roles.neurologist.id), str(directory.roles.gp.id)}
     organizations = fhir("Organization?mailbox-mss=neurologie@chu-rennes.mssante.fr")
     assert ids(organizations) == {str(directory.chu.id)}
+    assert ids(fhir(f"Organization?mailbox-mss={address}")) == set()
 
 
 def test_it_lists_mailboxes_in_telecom(fhir, directory):

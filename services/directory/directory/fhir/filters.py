@@ -111,6 +111,9 @@ def _postcode(model, modifier, value):
 def _mailbox_owner(column):
     def build(model, _modifier, value):
         owners = sa.select(column).where(Mailbox.address == value.strip().lower())
+        if column is Mailbox.organization_id:
+            # A personal mailbox at an organisation belongs to the practitioner, as in telecom.
+            owners = owners.where(Mailbox.practitioner_id.is_(None))
         return _owner_column(model).in_(owners)
 
     return build
