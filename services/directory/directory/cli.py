@@ -4,6 +4,7 @@ from pathlib import Path
 
 import click
 from flask import current_app
+from flask.cli import with_appcontext
 from servicekit import db
 
 from directory import imports
@@ -20,6 +21,7 @@ def init_app(app):
 @click.command("import")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--kind", type=click.Choice(sorted(imports.FORMATS)), default=None)
+@with_appcontext
 def import_command(path: Path, kind: str | None):
     """Import a national extract (or its zip) now, printing progress and the counts."""
     try:

@@ -209,7 +209,7 @@ def _ids_by(session, key_column, id_column, keys: list[str]) -> dict:
     found = {}
     for part in _chunks(keys):
         query = sa.select(key_column, id_column).where(key_column.in_(part))
-        found.update(session.execute(query).tuples().all())
+        found.update((key, id_) for key, id_ in session.execute(query))
     return found
 
 

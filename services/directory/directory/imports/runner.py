@@ -59,6 +59,21 @@ def _read(session, run: ImportRun, batch_size: int, on_batch) -> None:
         if on_batch is not None:
             on_batch(run)
     _progress(session, run, reader, problems)
+    _check_complete(run.path)
+
+
+def _check_complete(path: str) -> None:
+    # A plain file cut short ends mid-line; applying it would deactivate everyone after the cut.
+    # (A zip cut short fails its CRC check while being read.)
+    if zipfile.is_zipfile(path):
+        return
+    with open(path, "rb") as stream:
+        size = stream.seek(0, 2)
+        if size:
+            stream.seek(size - 1)
+            last = stream.read(1)
+    if size and last != b"\n":
+        raise ExtractError("fichier tronqué : la dernière ligne est incomplète")
 
 
 def _stager(kind: str, run_id: int):

@@ -17,7 +17,7 @@ depends_on = None
 def upgrade():
     op.create_table(
         "import_staging",
-        sa.Column("run_id", sa.Integer(), nullable=False),
+        sa.Column("run_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("entity", sa.String(length=20), nullable=False),
         sa.Column("key", sa.String(length=254), nullable=False),
         sa.Column("fingerprint", sa.String(length=32), nullable=False),
