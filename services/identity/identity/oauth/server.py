@@ -168,15 +168,24 @@ def _lapse_reason(login, now):
     return "idle" if now - login.last_seen_at >= idle else None
 
 
+# One round trip for the token, its user and its sign-in session: the checks below then find
+# the user and the session in the identity map (session.get) instead of querying each.
+_REFRESH_LOOKUP = (
+    sa.select(RefreshToken, User, LoginSession)
+    .outerjoin(User, User.id == RefreshToken.user_id)
+    .outerjoin(LoginSession, LoginSession.id == RefreshToken.sid)
+    .where(RefreshToken.token_hash == sa.bindparam("token_hash"))
+)
+
+
 class RefreshTokenGrant(grants.RefreshTokenGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
     INCLUDE_NEW_REFRESH_TOKEN = True
 
     def authenticate_refresh_token(self, refresh_token):
         session = db.session()
-        row = session.scalar(
-            sa.select(RefreshToken).where(RefreshToken.token_hash == token_hash(refresh_token))
-        )
+        found = session.execute(_REFRESH_LOOKUP, {"token_hash": token_hash(refresh_token)}).first()
+        row = found[0] if found else None
         if row is None or not row.check_client(self.request.client):
             return None
         if row.is_revoked() or row.is_expired():
