@@ -128,6 +128,13 @@ def test_it_gives_a_savoir_faire_code_the_system_its_value_set_names():
     assert resources.savoir_faire_system("SM32") == spec.SPECIALITES_ORDINALES_OID
     assert resources.savoir_faire_system("C03") == "urn:oid:1.2.250.1.213.2.29"
     assert "SM32" in resources.codes_of_system(spec.SPECIALITE_ORDINALE)
+    assert resources.savoir_faire_system("XX99") is None
+
+
+def test_it_shows_a_savoir_faire_code_outside_the_value_set_without_a_system():
+    resource = resources.practitioner_role(a_role(savoir_faire_code="XX99", savoir_faire=""))
+    validate(resource)
+    assert resource["specialty"] == [{"coding": [{"code": "XX99"}]}]
 
 
 def test_it_maps_a_role_without_organization_or_savoir_faire():

@@ -97,12 +97,21 @@ def practitioner_role(row, mailboxes=()):
     if codes:
         resource["code"] = codes
     if row.savoir_faire_code:
-        system = savoir_faire_system(row.savoir_faire_code)
-        coding = _coding(system, row.savoir_faire_code, row.savoir_faire or None)
-        resource["specialty"] = [{"coding": [coding]}]
+        resource["specialty"] = [{"coding": [_savoir_faire_coding(row)]}]
     if mailboxes:
         resource["telecom"] = [mailbox_telecom(box.address) for box in mailboxes]
     return resource
+
+
+def _savoir_faire_coding(row):
+    # The importer stores the system; a code outside the value set is shown without one.
+    system = getattr(row, "savoir_faire_system", "") or savoir_faire_system(row.savoir_faire_code)
+    coding = {"code": row.savoir_faire_code}
+    if system:
+        coding = {"system": system, **coding}
+    if row.savoir_faire:
+        coding["display"] = row.savoir_faire
+    return coding
 
 
 def _role_codes(row):
@@ -186,8 +195,8 @@ def _part_of(row, parent_id):
 
 
 def savoir_faire_system(code):
-    """The code system (urn:oid:...) the official value set J107 gives a savoir-faire code."""
-    return _savoir_faire_systems().get(code, spec.SPECIALITES_ORDINALES_OID)
+    """The code system (urn:oid:...) the official value set J107 gives a code, or None."""
+    return _savoir_faire_systems().get(code)
 
 
 @lru_cache(maxsize=1)
