@@ -6,6 +6,8 @@ import servicekit
 from flask import Flask
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+# servicekit.events.worker.JOBS, spelt out so that web processes do not load the Kafka client.
+WORKER_JOBS = "servicekit.worker.jobs"
 
 
 def create_app(overrides=None):
@@ -19,9 +21,12 @@ def create_app(overrides=None):
     servicekit.init_app(app)
 
     from directory import api, cli
+    from directory.imports import jobs
 
     app.register_blueprint(api.bp)
     cli.init_app(app)
+    # The worker runs queued imports between its relay and consumer rounds.
+    app.extensions.setdefault(WORKER_JOBS, []).append(jobs.run_queued)
     _register_fhir(app)
     return app
 

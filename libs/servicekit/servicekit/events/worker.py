@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 MIN_BACKOFF = 0.5
 MAX_BACKOFF = 5.0
 IDLE_WAIT = 0.5
+# app.extensions[JOBS]: callables job(app) -> items done, run once per loop (e.g. queued imports).
+JOBS = "servicekit.worker.jobs"
 
 
 def topics_of(event_types):
@@ -62,8 +64,9 @@ class Worker:
         return self.consumer
 
     def step(self):
-        """Relay one batch, then process one poll of messages; how many items were done."""
-        done = self.relay.run_once()
+        """Run the jobs, relay one batch, process one poll of messages; how many items were done."""
+        done = sum(job(self.app) or 0 for job in self.app.extensions.get(JOBS, ()))
+        done += self.relay.run_once()
         if self.topics and not self.stopping.is_set():
             done += self._consumer().run_once(timeout_ms=200, stop=self.stopping)
         elif not done:

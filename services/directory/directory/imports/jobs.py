@@ -5,8 +5,10 @@ import logging
 import sqlalchemy as sa
 from flask import current_app
 from servicekit import db
+from servicekit.models import utcnow
 
 from directory.extract.reader import open_source, read_header
+from directory.imports import staging
 from directory.imports.runner import FORMATS, ImportFailed, run_import
 from directory.models import ImportRun
 
@@ -54,8 +56,24 @@ def run_queued(app=None) -> int:
         run = claim_next(session)
         if run is None:
             return 0
+        run_id = run.id
         try:
             run_import(session, run, app.config.get("IMPORT_BATCH_SIZE", 2000))
         except ImportFailed:
-            log.warning("queued import failed", extra={"run_id": run.id})
+            log.warning("queued import failed", extra={"run_id": run_id})
+        except Exception as exc:
+            # Not left "running" forever: marked failed, then the worker exits and restarts.
+            session.rollback()
+            _mark_failed(app, run_id, exc)
+            raise
         return 1
+
+
+def _mark_failed(app, run_id: int, exc: Exception) -> None:
+    with db.sessions(app) as session:
+        staging.clear(session, run_id)
+        session.execute(
+            sa.update(ImportRun)
+            .where(ImportRun.id == run_id)
+            .values(status="failed", finished_at=utcnow(), error=type(exc).__name__)
+        )
