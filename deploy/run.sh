@@ -17,7 +17,7 @@ set -a
 source deploy/dev.env
 set +a
 
-SERVICES=(identity portal)
+SERVICES=(identity directory portal)
 
 # Export DATABASE_URL, SECRET_KEY, ENRS_PUBLIC_URL and the metrics folder of one service, from
 # its <SERVICE>_* values in deploy/dev.env.
@@ -43,6 +43,20 @@ prepare() {
     done
     migrate_all
     (service_env identity && python deploy/seed_demo.py seed)
+    (service_env directory && seed_directory)
+}
+
+# Import a small generated extract (and its MSSanté file) the first time only.
+seed_directory() {
+    local folder=var/directory-seed
+    [ -f "$folder/imported" ] && return
+    mkdir -p "$folder"
+    flask --app directory generate-extract --rows "$DIRECTORY_SEED_ROWS" --seed 1 \
+        --out "$folder/PS_LibreAcces_Personne_activite.txt" \
+        --mssante "$folder/Extraction_Correspondance_MSSante.txt"
+    flask --app directory import "$folder/PS_LibreAcces_Personne_activite.txt"
+    flask --app directory import "$folder/Extraction_Correspondance_MSSante.txt"
+    touch "$folder/imported"
 }
 
 start() {
