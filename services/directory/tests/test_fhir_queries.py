@@ -85,6 +85,15 @@ def test_it_serves_a_prefix_search_from_its_index(app, directory_rows, model, na
     assert index in _plan(app, statement)
 
 
+def test_it_keeps_the_name_index_when_active_is_searched_too(app, directory_rows):
+    filters = [
+        parse_filter("Practitioner", "family", None, "lefe"),
+        parse_filter("Practitioner", "active", None, "true"),
+    ]
+    statement = sa.select(Practitioner.id).where(*(condition(Practitioner, f) for f in filters))
+    assert "ix_practitioners_family_search" in _plan(app, statement)
+
+
 @pytest.fixture
 def directory_rows(db_session):
     return samples.seed(db_session)
