@@ -139,6 +139,17 @@ def test_it_gives_every_entry_a_full_url(fhir, directory):
     assert entry["fullUrl"] == f"http://localhost/fhir/Practitioner/{directory.lefevre.id}"
 
 
+def test_it_writes_urls_under_the_public_address_when_one_is_set(app, fhir, directory):
+    app.config["ENRS_PUBLIC_URL"] = "https://annuaire.enrs.example/"
+    bundle = fhir("Practitioner?family=lefe&_count=1")
+    assert bundle["entry"][0]["fullUrl"].startswith(
+        "https://annuaire.enrs.example/fhir/Practitioner/"
+    )
+    assert all(
+        link["url"].startswith("https://annuaire.enrs.example/fhir/") for link in bundle["link"]
+    )
+
+
 def test_it_includes_the_practitioners_and_organizations_of_roles(fhir, directory):
     query = "PractitionerRole?specialty=SM32&_include=PractitionerRole:practitioner"
     bundle = fhir(query + "&_include=PractitionerRole:organization")

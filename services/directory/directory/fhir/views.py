@@ -6,7 +6,7 @@ Errors inside /fhir are OperationOutcome documents, never the JSON error shape o
 
 import json
 
-from flask import Response, request
+from flask import Response, current_app, request
 from servicekit import db
 from servicekit.auth import require
 from servicekit.errors import ServiceError
@@ -40,8 +40,9 @@ def fhir_response(document, status=200, headers=None):
 
 
 def base_url():
-    """The FHIR base of this server, as the caller reached it."""
-    return request.host_url.rstrip("/") + bp.url_prefix
+    """The FHIR base: under ENRS_PUBLIC_URL when set (behind a proxy), else as reached."""
+    public = current_app.config.get("ENRS_PUBLIC_URL") or request.host_url
+    return public.rstrip("/") + bp.url_prefix
 
 
 @bp.get("/metadata")
