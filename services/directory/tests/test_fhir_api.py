@@ -69,7 +69,7 @@ def test_it_answers_400_for_an_unknown_search_parameter(fhir):
     [
         "Practitioner?active=yes",
         "Practitioner?_lastUpdated=yesterday",
-        "Practitioner?_count=1000",
+        "Practitioner?_count=ten",
         "Practitioner?family:sounds=lefevre",
         "Practitioner?family=---",
         "Organization?address-postalcode=Rennes",
@@ -131,6 +131,13 @@ def test_it_pages_twenty_by_default(fhir, db_session):
     bundle = fhir("Practitioner?family=petit")
     assert len(entries(bundle, "match")) == 20
     assert any(link["relation"] == "next" for link in bundle["link"])
+
+
+def test_it_serves_a_page_larger_than_100_at_100(fhir, db_session):
+    samples.namesakes(db_session, "Petit", 101)
+    bundle = fhir("Practitioner?family=petit&_count=500")
+    assert len(entries(bundle, "match")) == 100
+    assert "_count=100" in bundle["link"][0]["url"]
 
 
 def test_it_gives_every_entry_a_full_url(fhir, directory):

@@ -122,9 +122,10 @@ def _no_modifier(raw_name, modifier):
 
 
 def _parse_count(search, value):
-    if not value.isdigit() or int(value) > MAX_COUNT:
-        raise SearchError(f"_count must be a whole number from 0 to {MAX_COUNT}.")
-    search.count = int(value)
+    # A larger page is served at the maximum, as FHIR lets servers do; the self link shows it.
+    if not value.isdigit():
+        raise SearchError("_count must be a whole number.")
+    search.count = min(int(value), MAX_COUNT)
 
 
 def _parse_offset(search, value):
