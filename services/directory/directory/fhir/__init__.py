@@ -5,8 +5,7 @@
   the same table (`spec`) that drives the parser, so it lists exactly what is accepted.
 - Search Bundles carry `total` unless `_total=none` (`estimate` counts exactly too), `self`,
   `first`, `previous` and `next` links; pages are `_count` long (20 by default; a larger ask
-  than 100 gets 100) and
-  start at `_offset` (10,000 at most: deeper, narrow the search).
+  than 100 gets 100) and start at `_offset` (10,000 at most: deeper, narrow the search).
 - An unknown parameter, modifier, `_include` or a malformed value is a 400 OperationOutcome;
   an unknown id or resource type a 404 OperationOutcome.
 - Identifier, code and mailbox representations: see `spec`.
