@@ -105,14 +105,27 @@ def _write(session, entity: Entity, records: list, counts: Counter) -> None:
             updated.append(columns | {"id": stored_id})
     if entity is MAILBOXES:
         _link_mailboxes(session, created + updated)
-    if created:
-        session.execute(sa.insert(entity.model), created)
-    if updated:
-        session.execute(sa.update(entity.model), updated)
+    insert_rows(session, entity.model, created)
+    update_rows(session, entity.model, updated)
     if entity is PRACTITIONERS:
         _sync_roles(session, records, created, updated, now)
     _emit_all(session, entity, "created", created, counts)
     _emit_all(session, entity, "updated", updated, counts)
+
+
+def insert_rows(session, model, rows: list[dict]) -> None:
+    """One Core executemany INSERT (the ORM's bulk path costs several times more per row)."""
+    if rows:
+        session.execute(model.__table__.insert(), rows)
+
+
+def update_rows(session, model, rows: list[dict]) -> None:
+    """One Core executemany UPDATE by primary key; each row names its `id`."""
+    if not rows:
+        return
+    table = model.__table__
+    statement = table.update().where(table.c.id == sa.bindparam("row_id"))
+    session.execute(statement, [{**row, "row_id": row["id"]} for row in rows])
 
 
 def _emit_all(session, entity: Entity, verb: str, rows: list[dict], counts: Counter) -> None:
@@ -177,10 +190,8 @@ def _sync_roles(session, records, created, updated, now) -> None:
             inserts.append(columns | {"id": uuid.uuid4(), "created_at": now})
         elif not role.active or role.organization_id != org_id:
             revived.append(columns | {"id": role.id})
-    if inserts:
-        session.execute(sa.insert(PractitionerRole), inserts)
-    if revived:
-        session.execute(sa.update(PractitionerRole), revived)
+    insert_rows(session, PractitionerRole, inserts)
+    update_rows(session, PractitionerRole, revived)
     gone = [role.id for role in stored.values() if role.active]
     if gone:
         _deactivate_roles(session, PractitionerRole.id.in_(gone), now)
