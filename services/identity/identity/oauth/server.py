@@ -259,11 +259,16 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = CONFIDENTIAL_AUTH_METHODS
 
 
+# Built once: every token request looks its client up, and building the statement costs about
+# as much as running it.
+_CLIENT_BY_ID = sa.select(OAuthClient).where(OAuthClient.client_id == sa.bindparam("client_id"))
+
+
 class OAuthServer(AuthorizationServer):
     """identity's authorization server; clients and tokens live in identity's database."""
 
     def query_client(self, client_id):
-        return db.session().scalar(sa.select(OAuthClient).where(OAuthClient.client_id == client_id))
+        return db.session().scalar(_CLIENT_BY_ID, {"client_id": client_id})
 
     def save_token(self, token, request):
         tokens.save(db.session(), token, request.client, request.user)
