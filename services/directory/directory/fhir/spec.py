@@ -7,7 +7,8 @@ Identifier and code systems are those of the national Annuaire Santé FHIR API a
 profiles. A savoir-faire code carries the code system OID (`urn:oid:...`) that the official
 value set J107 (EnsembleSavoirFaire_RASS) gives it: the specialités ordinales of TRE_R38 are
 `urn:oid:1.2.250.1.213.2.28`. Profession codes carry the G15 terminology. MSSanté mailboxes are
-`telecom` entries with `system: email` and the FR Core email-type extension coded `MSSANTE`.
+`telecom` entries with `system: email` and the FR Core email-type extension coded `MSSANTE`
+in TRE_R256-TypeMessagerie, as the Annuaire Santé profile of an MSSanté mailbox does.
 """
 
 RPPS = "https://rpps.esante.gouv.fr"
@@ -29,7 +30,7 @@ SECTEUR_ACTIVITE = f"{NOS}/TRE_R02-SecteurActivite/FHIR/TRE-R02-SecteurActivite"
 EMAIL_TYPE_EXTENSION = (
     "https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-contact-point-email-type"
 )
-EMAIL_TYPE = "https://hl7.fr/ig/fhir/core/CodeSystem/fr-core-cs-contact-point-email-type"
+EMAIL_TYPE = f"{NOS}/TRE_R256-TypeMessagerie/FHIR/TRE-R256-TypeMessagerie"
 
 RESOURCE_TYPES = ("Practitioner", "PractitionerRole", "Organization")
 
