@@ -20,10 +20,11 @@ def create_app(overrides=None):
     app.config.update(overrides or {})
     servicekit.init_app(app)
 
-    from directory import api, cli
+    from directory import api, cli, openapi
     from directory.imports import jobs
 
     app.register_blueprint(api.bp)
+    app.register_blueprint(openapi.bp)
     cli.init_app(app)
     # The worker runs queued imports between its relay and consumer rounds.
     app.extensions.setdefault(WORKER_JOBS, []).append(jobs.run_queued)
