@@ -58,6 +58,15 @@ def test_it_answers_404_for_a_resource_type_it_does_not_serve(fhir):
     assert "Patient" in outcome["issue"][0]["diagnostics"]
 
 
+@pytest.mark.parametrize("method", ["post", "put", "delete"])
+def test_it_refuses_writes_with_an_operation_outcome(client, gp, directory, method):
+    response = getattr(client, method)(f"/fhir/Practitioner/{directory.martin.id}", headers=gp)
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "GET, HEAD"
+    validate(response.json)
+    assert response.json["issue"][0]["code"] == "not-supported"
+
+
 def test_it_answers_400_for_an_unknown_search_parameter(fhir):
     outcome = fhir("Practitioner?family=martin&birthdate=1970", status=400)
     assert outcome["issue"][0]["code"] == "invalid"

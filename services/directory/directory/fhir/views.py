@@ -73,6 +73,14 @@ def read(resource_type, logical_id):
     return fhir_response(resource)
 
 
+@bp.route("/", methods=["POST", "PUT", "PATCH", "DELETE"])
+@bp.route("/<path:_path>", methods=["POST", "PUT", "PATCH", "DELETE"])
+def read_only(_path=None):
+    """The directory is fed by the national extracts only: no FHIR write."""
+    outcome = documents.outcome("This FHIR API is read-only.", code="not-supported")
+    return fhir_response(outcome, 405, {"Allow": "GET, HEAD"})
+
+
 def _supported(resource_type):
     if resource_type not in spec.RESOURCE_TYPES:
         supported = ", ".join(spec.RESOURCE_TYPES)
