@@ -45,6 +45,11 @@ def test_it_refuses_an_unknown_modifier():
         parse_search("Practitioner", [("family:missing", "true")])
 
 
+def test_it_refuses_a_modifier_on_a_mailbox_address():
+    with pytest.raises(SearchError, match="modifier ':contains'"):
+        parse_search("Practitioner", [("mailbox-mss:contains", "chu")])
+
+
 def test_it_refuses_a_modifier_on_a_token():
     with pytest.raises(SearchError, match="modifier ':exact'"):
         parse_search("Organization", [("identifier:exact", "350000014")])

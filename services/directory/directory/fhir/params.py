@@ -247,6 +247,7 @@ def _date_bounds(match):
 
 _VALUE_PARSERS = {
     "string": parse_string,
+    "address": parse_string,
     "token": parse_token,
     "id": parse_id,
     "reference": parse_reference,

@@ -34,7 +34,7 @@ EMAIL_TYPE = f"{NOS}/TRE_R256-TypeMessagerie/FHIR/TRE-R256-TypeMessagerie"
 
 RESOURCE_TYPES = ("Practitioner", "PractitionerRole", "Organization")
 
-_COMMON = {"_id": "id", "_lastUpdated": "date", "active": "boolean", "mailbox-mss": "string"}
+_COMMON = {"_id": "id", "_lastUpdated": "date", "active": "boolean", "mailbox-mss": "address"}
 
 SEARCH_PARAMETERS = {
     "Practitioner": {
@@ -62,9 +62,10 @@ SEARCH_PARAMETERS = {
     },
 }
 
-# mailbox-mss is an exact address match whatever its type: modifiers make no sense on it.
+# "address" (mailbox-mss) is a string parameter matched whole, case-insensitively: no modifier.
 MODIFIERS = {
     "string": (None, "exact", "contains"),
+    "address": (None,),
     "token": (None,),
     "id": (None,),
     "reference": (None,),
@@ -110,6 +111,7 @@ DOCUMENTATION = {
 }
 
 FHIR_TYPES = {
+    "address": "string",
     "id": "token",
     "date": "date",
     "boolean": "token",
