@@ -1,0 +1,86 @@
+"""A queued import crosses the real processes: upload to gunicorn, the worker imports the file and
+relays the directory's events to the broker."""
+
+import secrets
+
+import pytest
+import requests
+from directory.extract import generate
+from servicekit.testing import (
+    TEST_AUDIENCE,
+    TEST_ISSUER,
+    ServiceProcess,
+    TansuBroker,
+    WorkerProcess,
+    database_url,
+    drop_postgres_database,
+    eventually,
+    postgres_url,
+    read_events,
+)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.broker, pytest.mark.slow]
+
+TOPIC = "enrs.directory"
+
+
+@pytest.fixture
+def broker():
+    with TansuBroker() as running:
+        yield running
+
+
+@pytest.fixture
+def directory(broker, jwks, tmp_path):
+    """The directory under gunicorn, verifying tokens with the test keys, events bound for Tansu."""
+    url = database_url(tmp_path, "directory_imports")
+    service = ServiceProcess("directory", env={}, log_path=tmp_path / "directory.log")
+    service.env.update(
+        DATABASE_URL=url,
+        SECRET_KEY=secrets.token_hex(32),
+        OIDC_ISSUER=TEST_ISSUER,
+        OIDC_AUDIENCE=TEST_AUDIENCE,
+        OIDC_JWKS_URL=jwks.url,
+        KAFKA_BOOTSTRAP_SERVERS=broker.bootstrap,
+        IMPORT_DIR=str(tmp_path / "imports"),
+        LOG_LEVEL="WARNING",
+    )
+    try:
+        with service:
+            yield service
+    finally:
+        if postgres_url():
+            drop_postgres_database(url)
+
+
+@pytest.fixture
+def worker(directory, tmp_path):
+    with WorkerProcess(directory, log_path=tmp_path / "worker.log") as running:
+        yield running
+
+
+def test_the_worker_runs_an_uploaded_import_and_publishes_its_events(
+    directory, worker, broker, gcs_admin, tmp_path
+):
+    extract = generate(tmp_path / "PS_LibreAcces_Personne_activite.txt", 60, seed=21)
+    with open(extract.path, "rb") as stream:
+        queued = requests.post(
+            f"{directory.url}/api/v1/imports",
+            files={"file": (extract.path.name, stream)},
+            headers=gcs_admin,
+            timeout=10,
+        )
+    assert queued.status_code == 202, queued.text
+
+    def finished():
+        run = requests.get(
+            f"{directory.url}/api/v1/imports/{queued.json()['id']}", headers=gcs_admin, timeout=5
+        ).json()
+        return run if run["status"] in ("done", "failed") else None
+
+    run = eventually(finished, timeout=30)
+    assert (run["status"], run["imported"]) == ("done", 60)
+    events = read_events(broker.bootstrap, TOPIC, run["created"], timeout=30)
+    practitioners = [e for e in events if e.get_type() == "fr.enrs.directory.practitioner.created"]
+    assert len(practitioners) == extract.professionals
+    assert {e.get_source() for e in events} == {"/enrs/directory"}
