@@ -62,7 +62,7 @@ def test_a_gp_logs_in_once_sees_the_profile_and_logs_out_everywhere(
     page.get_by_role("link", name="Mon profil").click()
     expect(page.get_by_role("heading", name="Mon profil")).to_be_visible()
     expect(page.get_by_text("10001234567")).to_be_visible()
-    expect(page.get_by_text("clinician")).to_be_visible()
+    expect(page.get_by_text("Clinicien", exact=True)).to_be_visible()  # the role, in French
     expect(page.get_by_role("heading", name="Sessions actives")).to_be_visible()
     expect(page.get_by_text("Session actuelle")).to_be_visible()
 
