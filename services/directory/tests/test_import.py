@@ -308,3 +308,15 @@ def test_the_command_generates_an_extract_and_its_mailboxes(app, runner, tmp_pat
     assert result.exit_code == 0, result.output
     assert len(out.read_bytes().splitlines()) == 41
     assert mss.stat().st_size > 0
+
+
+def test_it_commits_progress_batch_by_batch_while_reading(app, snapshot):
+    seen = []
+    with app.app_context(), db.sessions() as session:
+        run = jobs.queue(session, "ps", snapshot.path.name, str(snapshot.path), "test")
+        session.commit()
+        run_import(session, run, 50, on_batch=lambda run: seen.append((run.bytes_read, run.lines)))
+
+    assert len(seen) > 2
+    assert seen == sorted(seen) and len(set(seen)) == len(seen)
+    assert seen[-1][0] <= snapshot.path.stat().st_size

@@ -63,8 +63,11 @@ MAILBOXES = Entity(
 )
 
 
-def apply_changes(session, run_id: int, entity: Entity, chunk: int, counts: Counter) -> None:
-    """Insert new and update changed rows of one entity, committing chunk by chunk."""
+def apply_changes(session, run_id, entity: Entity, chunk, counts: Counter, on_chunk=None) -> None:
+    """Insert new and update changed rows of one entity, committing chunk by chunk.
+
+    `on_chunk(counts)` runs before each commit (the run's live counts).
+    """
     after = ""
     while True:
         rows = session.execute(_changed(run_id, entity, after, chunk)).all()
@@ -72,7 +75,7 @@ def apply_changes(session, run_id: int, entity: Entity, chunk: int, counts: Coun
             return
         records = [(entity.decode(row.key, row.data, row.fingerprint), row.id) for row in rows]
         _write(session, entity, records, counts)
-        session.commit()
+        _commit(session, counts, on_chunk)
         after = rows[-1].key
 
 
@@ -134,7 +137,7 @@ def _emit_all(session, entity: Entity, verb: str, rows: list[dict], counts: Coun
     counts[f"{entity.name}.{verb}"] += len(rows)
 
 
-def deactivate_absent(session, run_id: int, entity: Entity, chunk: int, counts: Counter) -> None:
+def deactivate_absent(session, run_id, entity: Entity, chunk, counts: Counter, on_chunk=None):
     """Deactivate the active rows of one entity that the import did not stage."""
     while True:
         rows = [row._asdict() for row in session.execute(_absent(run_id, entity, chunk))]
@@ -152,7 +155,13 @@ def deactivate_absent(session, run_id: int, entity: Entity, chunk: int, counts: 
         for row in rows:
             row["active"] = False
         _emit_all(session, entity, "deactivated", rows, counts)
-        session.commit()
+        _commit(session, counts, on_chunk)
+
+
+def _commit(session, counts: Counter, on_chunk) -> None:
+    if on_chunk is not None:
+        on_chunk(counts)
+    session.commit()
 
 
 def _absent(run_id: int, entity: Entity, chunk: int):

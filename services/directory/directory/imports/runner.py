@@ -5,6 +5,7 @@ nothing in the directory tables changes until the whole file was read. A file th
 read to its end (bad header, broken zip, I/O error) fails the run and changes nothing.
 """
 
+import functools
 import logging
 import zipfile
 import zlib
@@ -131,21 +132,27 @@ def _progress(session, run: ImportRun, reader: ExtractReader, problems: list[dic
 def _apply(session, run: ImportRun, chunk: int) -> Counter:
     changes: Counter = Counter()
     kinds = (apply.ORGANIZATIONS, apply.PRACTITIONERS) if run.kind == "ps" else (apply.MAILBOXES,)
+    count = functools.partial(_count, run)
     for entity in kinds:
-        apply.apply_changes(session, run.id, entity, chunk, changes)
+        apply.apply_changes(session, run.id, entity, chunk, changes, count)
     for entity in reversed(kinds):
-        apply.deactivate_absent(session, run.id, entity, chunk, changes)
+        apply.deactivate_absent(session, run.id, entity, chunk, changes, count)
     return changes
 
 
 def _finish(session, run: ImportRun, changes: Counter) -> None:
     staging.clear(session, run.id)
-    run.created = _total(changes, "created")
-    run.updated = _total(changes, "updated")
-    run.deactivated = _total(changes, "deactivated")
+    _count(run, changes)
     run.status, run.finished_at = "done", utcnow()
     session.commit()
     log.info("directory import done", extra={"run_id": run.id, **dict(changes)})
+
+
+def _count(run: ImportRun, changes: Counter) -> None:
+    """The run's created / updated / deactivated counts, summed over its entities."""
+    run.created = _total(changes, "created")
+    run.updated = _total(changes, "updated")
+    run.deactivated = _total(changes, "deactivated")
 
 
 def _total(changes: Counter, verb: str) -> int:
