@@ -197,6 +197,8 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         if not tokens.claim_once(session, RefreshToken, row.id):
             self._reuse_detected(session, row, user)
             return None
+        # The session's identity map holds objects weakly: keep the user for authenticate_user.
+        self._owner = user
         return row
 
     @staticmethod
@@ -230,7 +232,9 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         )
 
     def authenticate_user(self, refresh_token):
-        user = db.session().get(User, refresh_token.user_id)
+        user = getattr(self, "_owner", None)
+        if user is None or user.id != refresh_token.user_id:
+            user = db.session().get(User, refresh_token.user_id)
         return tokens.Grantee(
             user=user,
             sid=refresh_token.sid,
