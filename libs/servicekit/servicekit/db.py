@@ -1,5 +1,6 @@
 """SQLAlchemy 2 engine and sessions: one session per request, `sessions()` for workers."""
 
+import time
 from contextlib import contextmanager
 
 import sqlalchemy as sa
@@ -7,6 +8,8 @@ import sqlalchemy.orm as so
 from flask import current_app, g, has_app_context
 
 EXTENSION = "servicekit.db"
+# Seconds a pooled connection may sit unused and still be taken as alive without a check.
+PING_AFTER_IDLE = 5.0
 
 
 class Database:
@@ -52,10 +55,41 @@ def make_engine(url, **options):
         engine = sa.create_engine(url, **options)
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    options.setdefault("pool_pre_ping", True)
     options.setdefault("pool_size", 5)
     options.setdefault("max_overflow", 10)
-    return sa.create_engine(url, **options)
+    engine = sa.create_engine(url, **options)
+    if not options.get("pool_pre_ping"):
+        _ping_after_idle(engine)
+    return engine
+
+
+def _ping_after_idle(engine):
+    """Check a pooled connection before use only when it sat idle long enough to have died.
+
+    pool_pre_ping would cost a round trip on every checkout, that is on every request; a
+    connection back in use within PING_AFTER_IDLE seconds is taken as alive (a failure then is
+    handled like any other lost connection: SQLAlchemy invalidates the pool).
+    """
+    dbapi_error = engine.dialect.loaded_dbapi.Error
+
+    def checkin(_dbapi_connection, record):
+        record.info["idle_since"] = time.monotonic()
+
+    def checkout(dbapi_connection, record, _proxy):
+        idle_since = record.info.pop("idle_since", None)
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE:
+            return
+        try:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("SELECT 1")
+            cursor.close()
+            dbapi_connection.rollback()
+        except dbapi_error as exc:
+            # The pool discards this connection and checks out another one.
+            raise sa.exc.DisconnectionError("the pooled connection is gone") from exc
+
+    sa.event.listen(engine, "checkin", checkin)
+    sa.event.listen(engine, "checkout", checkout)
 
 
 def database(app=None):
