@@ -130,6 +130,7 @@ def _progress(session, run: ImportRun, reader: ExtractReader, problems: list[dic
 
 
 def _apply(session, run: ImportRun, chunk: int) -> Counter:
+    _analyze(session)
     changes: Counter = Counter()
     kinds = (apply.ORGANIZATIONS, apply.PRACTITIONERS) if run.kind == "ps" else (apply.MAILBOXES,)
     count = functools.partial(_count, run)
@@ -138,6 +139,17 @@ def _apply(session, run: ImportRun, chunk: int) -> Counter:
     for entity in reversed(kinds):
         apply.deactivate_absent(session, run.id, entity, chunk, changes, count)
     return changes
+
+
+ANALYZED = ("import_staging", "organizations", "practitioners", "practitioner_roles", "mailboxes")
+
+
+def _analyze(session) -> None:
+    # Staging just grew from nothing: without fresh statistics PostgreSQL plans the diff's joins
+    # as nested loops over "empty" tables, which is quadratic.
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.text("ANALYZE " + ", ".join(ANALYZED)))
+        session.commit()
 
 
 def _finish(session, run: ImportRun, changes: Counter) -> None:
