@@ -19,7 +19,7 @@ def create_app(overrides=None):
     app.config.update(overrides or {})
     servicekit.init_app(app)
 
-    from portal import admin, auth, logout_tokens, oidc, sessions, tiles, views, web
+    from portal import admin, auth, directory, logout_tokens, oidc, sessions, tiles, views, web
 
     sessions.init_app(app)
     web.init_app(app)
@@ -30,4 +30,5 @@ def create_app(overrides=None):
     app.register_blueprint(auth.bp)
     app.register_blueprint(views.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(directory.bp)
     return app

@@ -48,14 +48,21 @@ class ApiError(Exception):
         return sorted(fields) if isinstance(fields, dict) else []
 
 
-def _send(method, url, token, json, params):
+def _send(method, url, token, json, params, files=None, data=None):
     headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
     request_id = current_request_id()
     if request_id:
         headers[REQUEST_ID_HEADER] = request_id
     try:
         return requests.request(
-            method, url, headers=headers, json=json, params=params, timeout=TIMEOUT
+            method,
+            url,
+            headers=headers,
+            json=json,
+            params=params,
+            files=files,
+            data=data,
+            timeout=TIMEOUT,
         )
     except requests.RequestException as exc:
         log.warning("service unreachable", extra={"error": type(exc).__name__})
@@ -78,16 +85,22 @@ def _token(force_refresh=False):
         raise ApiError(503) from exc
 
 
-def call(url_setting, method, path, json=None, params=None):
+def _rewind(files):
+    for _name, (_filename, stream, *_rest) in (files or {}).items():
+        stream.seek(0)
+
+
+def call(url_setting, method, path, json=None, params=None, files=None, data=None):
     """Call a service as the logged-in user; its JSON answer, or ApiError / LoginRequired."""
     base = current_app.config.get(url_setting)
     if not base:
         raise ApiError(503, "service not deployed")
     url = base.rstrip("/") + path
-    response = _send(method, url, _token(), json, params)
+    response = _send(method, url, _token(), json, params, files, data)
     if response.status_code == 401:
         # The token may have been revoked or its key rotated: one fresh token, then give up.
-        response = _send(method, url, _token(force_refresh=True), json, params)
+        _rewind(files)
+        response = _send(method, url, _token(force_refresh=True), json, params, files, data)
         if response.status_code == 401:
             raise oidc.LoginRequired
     if response.status_code >= 400:
@@ -98,3 +111,8 @@ def call(url_setting, method, path, json=None, params=None):
 def identity_api(method, path, json=None, params=None):
     """Call identity's JSON API as the logged-in user."""
     return call("IDENTITY_URL", method, path, json=json, params=params)
+
+
+def service_api(url_setting, method, path, **request):
+    """Call another service's API as the logged-in user (json, params, files, data)."""
+    return call(url_setting, method, path, **request)
