@@ -9,6 +9,7 @@ import pyotp
 import pytest
 import requests
 import sqlalchemy as sa
+from directory.extract import generate
 from servicekit.testing import (
     ServiceProcess,
     TansuBroker,
@@ -77,11 +78,11 @@ def directory(broker, identity, tmp_path):
     yield from running(service, tmp_path)
 
 
-def extract_lines(directory, tmp_path):
-    """A generated national extract: its header and its activity lines."""
+def extract_lines(tmp_path):
+    """A generated national extract (the directory's own generator): header, activity lines."""
     path = tmp_path / "generated" / EXTRACT
     path.parent.mkdir()
-    directory.flask("generate-extract", "--rows", "12", "--seed", "7", "--out", str(path))
+    generate(path, 12, seed=7)
     header, *lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
     return header, lines
 
@@ -102,9 +103,9 @@ def first_rpps_professional(lines):
 
 
 @pytest.fixture
-def national_extract(directory, tmp_path):
+def national_extract(tmp_path):
     """The header and activity lines of a generated national extract."""
-    return extract_lines(directory, tmp_path)
+    return extract_lines(tmp_path)
 
 
 @pytest.fixture
