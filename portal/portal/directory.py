@@ -51,6 +51,18 @@ class Criteria(Strict):
         return {"nom": self.nom, "filtre": self.filtre, "lieu": self.lieu, "page": page}
 
 
+@bp.record_once
+def _large_uploads(state):
+    # Extracts are far larger than the portal's ordinary request bodies, and the CSRF check reads
+    # the form before any view runs: the upload's own limit must be set ahead of every hook.
+    state.app.before_request_funcs.setdefault(None, []).insert(0, _upload_limit)
+
+
+def _upload_limit():
+    if request.endpoint == "directory.upload":
+        request.max_content_length = IMPORT_MAX_BYTES
+
+
 def _criteria():
     try:
         return Criteria.model_validate(request.args.to_dict()), None
@@ -291,8 +303,6 @@ def imports():
 @admin_required
 def upload():
     """Forward an uploaded extract to the directory, which queues its import."""
-    # Extracts are far larger than the portal's ordinary request bodies.
-    request.max_content_length = IMPORT_MAX_BYTES
     extract = request.files.get("fichier")
     if extract is None or not extract.filename:
         flash(_("Choisissez un fichier d’extraction."), "error")

@@ -400,3 +400,19 @@ def test_it_stops_reloading_a_finished_import(gcs_admin, directory_service):
     response = gcs_admin.get("/annuaire/imports/7")
     assert "Refresh" not in response.headers
     assert "terminé" in response.get_data(as_text=True)
+
+
+def test_it_forwards_an_extract_larger_than_an_ordinary_request(
+    gcs_admin, directory_service, csrf_token
+):
+    directory_service.answers["POST /api/v1/imports"] = (202, {**RUN, "status": "queued"})
+    token = csrf_token(gcs_admin, "/annuaire")
+    extract = b"8|10100012345|Lef\xc3\xa8vre\n" * 100_000  # 2.6 MB, above the portal's 1 MB
+    response = gcs_admin.post(
+        "/annuaire/imports",
+        data={"csrf_token": token, "fichier": (io.BytesIO(extract), "ps.txt")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 302
+    call = directory_service.calls("POST", "/api/v1/imports")[-1]
+    assert _multipart(call)["file"] == ("ps.txt", extract)
