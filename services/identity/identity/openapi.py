@@ -5,17 +5,20 @@ checks cannot drift apart. The OpenID Connect endpoints are described by their o
 document (/.well-known/openid-configuration).
 """
 
-from flask import Blueprint, current_app
+from flask import current_app
+from servicekit.openapi import (
+    answer,
+    blueprint,
+    document,
+    operation,
+    path_parameter,
+    ref,
+    schemas_of,
+)
 
 from identity import api
 
-bp = Blueprint("identity_openapi", __name__)
-
-ERROR = {
-    "type": "object",
-    "required": ["error", "details"],
-    "properties": {"error": {"type": "string"}, "details": {"type": "object"}},
-}
+ADMIN = ("platform-admin",)
 USER = {
     "type": "object",
     "properties": {
@@ -37,151 +40,102 @@ USER = {
 }
 
 
-def _ref(name):
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _answer(description, schema=None):
-    answer = {"description": description}
-    if schema is not None:
-        answer["content"] = {"application/json": {"schema": schema}}
-    return answer
-
-
-def _operation(summary, answers, body=None, admin=False, parameters=None):
-    errors = {
-        "400": _answer("Invalid input", _ref("Error")),
-        "401": _answer("No valid access token", _ref("Error")),
-    }
-    if admin:
-        errors["403"] = _answer("The token lacks the platform-admin role", _ref("Error"))
-    operation = {"summary": summary, "responses": {**answers, **errors}}
-    if body is not None:
-        content = {"application/json": {"schema": _ref(body.__name__)}}
-        operation["requestBody"] = {"required": True, "content": content}
-    if parameters:
-        operation["parameters"] = parameters
-    return operation
-
-
-def _path_parameter(name):
-    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-
-
 def _paths():
-    user_id = [_path_parameter("user_id")]
+    user_id = [path_parameter("user_id")]
     provisioned = {"type": "object", "properties": {"user": USER, "totp_provisioning_uri": {}}}
     return {
         "/api/v1/me": {
-            "get": _operation(
-                "The caller's account, sessions and TOTP devices", {"200": _answer("Account")}
+            "get": operation(
+                "The caller's account, sessions and TOTP devices", {"200": answer("Account")}
             )
         },
         "/api/v1/me/sessions/{session_id}": {
-            "delete": _operation(
+            "delete": operation(
                 "End one of the caller's sessions",
-                {"204": _answer("Ended"), "404": _answer("No such session", _ref("Error"))},
-                parameters=[_path_parameter("session_id")],
+                {"204": answer("Ended"), "404": answer("No such session", ref("Error"))},
+                parameters=[path_parameter("session_id")],
             )
         },
         "/api/v1/me/totp": {
-            "post": _operation(
-                "Start enrolling a TOTP device", {"201": _answer("Pending device")}, api.NewDevice
+            "post": operation(
+                "Start enrolling a TOTP device", {"201": answer("Pending device")}, api.NewDevice
             )
         },
         "/api/v1/me/totp/{device_id}/confirm": {
-            "post": _operation(
+            "post": operation(
                 "Confirm a pending TOTP device with a code",
-                {"200": _answer("Device"), "422": _answer("Wrong code", _ref("Error"))},
+                {"200": answer("Device"), "422": answer("Wrong code", ref("Error"))},
                 api.DeviceCode,
-                parameters=[_path_parameter("device_id")],
+                parameters=[path_parameter("device_id")],
             )
         },
         "/api/v1/users": {
-            "get": _operation(
+            "get": operation(
                 "Search accounts",
-                {"200": _answer("A page of accounts")},
-                admin=True,
+                {"200": answer("A page of accounts")},
+                roles=ADMIN,
                 parameters=[
                     {"name": name, "in": "query", "schema": {"type": kind}}
                     for name, kind in (("q", "string"), ("offset", "integer"), ("limit", "integer"))
                 ],
             ),
-            "post": _operation(
+            "post": operation(
                 "Create an account",
                 {
-                    "201": _answer("Created", provisioned),
-                    "409": _answer("Duplicate", _ref("Error")),
+                    "201": answer("Created", provisioned),
+                    "409": answer("Duplicate", ref("Error")),
                 },
                 api.NewUser,
-                admin=True,
+                roles=ADMIN,
             ),
         },
         "/api/v1/users/{user_id}": {
-            "get": _operation(
-                "One account", {"200": _answer("Account", USER)}, admin=True, parameters=user_id
+            "get": operation(
+                "One account", {"200": answer("Account", USER)}, roles=ADMIN, parameters=user_id
             )
         },
         "/api/v1/users/{user_id}/disable": {
-            "post": _operation(
+            "post": operation(
                 "Disable an account",
-                {"200": _answer("Account", USER)},
-                admin=True,
+                {"200": answer("Account", USER)},
+                roles=ADMIN,
                 parameters=user_id,
             )
         },
         "/api/v1/users/{user_id}/enable": {
-            "post": _operation(
+            "post": operation(
                 "Enable an account",
-                {"200": _answer("Account", USER)},
-                admin=True,
+                {"200": answer("Account", USER)},
+                roles=ADMIN,
                 parameters=user_id,
             )
         },
         "/api/v1/users/{user_id}/roles": {
-            "put": _operation(
+            "put": operation(
                 "Replace an account's roles",
-                {"200": _answer("Account", USER)},
+                {"200": answer("Account", USER)},
                 api.RolesUpdate,
-                admin=True,
+                roles=ADMIN,
                 parameters=user_id,
             )
         },
         "/api/v1/users/{user_id}/mfa/reset": {
-            "post": _operation(
+            "post": operation(
                 "Replace an account's TOTP devices",
-                {"200": _answer("Account", provisioned)},
-                admin=True,
+                {"200": answer("Account", provisioned)},
+                roles=ADMIN,
                 parameters=user_id,
             )
         },
     }
 
 
-def _schemas():
-    models = (api.NewUser, api.RolesUpdate, api.NewDevice, api.DeviceCode)
-    schemas = {model.__name__: model.model_json_schema() for model in models}
-    return {**schemas, "Error": ERROR, "User": USER}
-
-
-def document():
+def build():
     """The OpenAPI document of identity's JSON API."""
-    return {
-        "openapi": "3.1.0",
-        "info": {"title": "ENRS identity", "version": "1"},
-        "servers": [{"url": current_app.config.get("OIDC_ISSUER", "")}],
-        "paths": _paths(),
-        "components": {
-            "schemas": _schemas(),
-            "securitySchemes": {
-                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
-            },
-        },
-        "security": [{"bearer": []}],
-    }
+    schemas = schemas_of(api.NewUser, api.RolesUpdate, api.NewDevice, api.DeviceCode)
+    return document(
+        "ENRS identity", current_app.config.get("OIDC_ISSUER"), _paths(), {**schemas, "User": USER}
+    )
 
 
-@bp.get("/openapi.json")
-def openapi():
-    """The OpenAPI 3.1 document of /api/v1."""
-    return document()
+bp = blueprint("identity_openapi", build)
