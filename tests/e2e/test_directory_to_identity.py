@@ -10,6 +10,7 @@ import pytest
 import requests
 import sqlalchemy as sa
 from directory.extract import generate
+from servicekit.events import codec, kafka
 from servicekit.testing import (
     ServiceProcess,
     TansuBroker,
@@ -18,7 +19,9 @@ from servicekit.testing import (
     drop_postgres_database,
     eventually,
     postgres_url,
+    read_records,
 )
+from servicekit.testing.events import make_event
 
 pytestmark = [pytest.mark.e2e, pytest.mark.broker, pytest.mark.slow]
 
@@ -27,16 +30,24 @@ CSRF_FIELD = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 EXTRACT = "PS_LibreAcces_Personne_activite.txt"
 
 
-@pytest.fixture
+# The two services and the broker start once for the module (about a minute on a busy machine);
+# each test uses its own practitioners.
+@pytest.fixture(scope="module")
 def broker():
     with TansuBroker() as running:
         yield running
 
 
-def start_service(package, broker, tmp_path, **env):
-    """A service under gunicorn with its worker, on its own database, events bound for Tansu."""
-    url = database_url(tmp_path, f"{package}_directory_feed")
-    service = ServiceProcess(package, env={}, log_path=tmp_path / f"{package}.log")
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    """The module's folder for databases, logs and uploaded extracts."""
+    return tmp_path_factory.mktemp("directory_to_identity")
+
+
+def start_service(package, broker, workdir, **env):
+    """A service under gunicorn on its own database, its events bound for Tansu."""
+    url = database_url(workdir, f"{package}_directory_feed")
+    service = ServiceProcess(package, env={}, log_path=workdir / f"{package}.log")
     service.env.update(
         DATABASE_URL=url,
         SECRET_KEY=secrets.token_hex(32),
@@ -48,34 +59,34 @@ def start_service(package, broker, tmp_path, **env):
     return service
 
 
-def running(service, tmp_path):
-    """Run the service and its worker until the test ends; drop its PostgreSQL database after."""
+def running(service, workdir):
+    """Run the service and its worker until the module ends; drop its PostgreSQL database after."""
     try:
-        with service, WorkerProcess(service, log_path=tmp_path / f"{service.package}-worker.log"):
+        with service, WorkerProcess(service, log_path=workdir / f"{service.package}-worker.log"):
             yield service
     finally:
         if postgres_url():
             drop_postgres_database(service.database_url)
 
 
-@pytest.fixture
-def identity(broker, tmp_path):
-    service = start_service("identity", broker, tmp_path)
+@pytest.fixture(scope="module")
+def identity(broker, workdir):
+    service = start_service("identity", broker, workdir)
     service.env["OIDC_ISSUER"] = service.url
-    yield from running(service, tmp_path)
+    yield from running(service, workdir)
 
 
-@pytest.fixture
-def directory(broker, identity, tmp_path):
+@pytest.fixture(scope="module")
+def directory(broker, identity, workdir):
     service = start_service(
         "directory",
         broker,
-        tmp_path,
+        workdir,
         OIDC_ISSUER=identity.url,
         OIDC_JWKS_URL=identity.url + "/jwks.json",
-        IMPORT_DIR=str(tmp_path / "imports"),
+        IMPORT_DIR=str(workdir / "imports"),
     )
-    yield from running(service, tmp_path)
+    yield from running(service, workdir)
 
 
 def extract_lines(tmp_path):
@@ -192,3 +203,34 @@ def test_a_practitioner_dropped_from_the_national_extract_loses_their_account(
     assert identity_db.open_sessions(account.id) == 0
     # The next TOTP step: the refusal is the disabled account's, not a replayed code's.
     assert sign_in(identity, "jl.francois", cardiologist["totp"], 1).status_code == 401
+
+
+def publish(bootstrap, event):
+    """Put a CloudEvent on its topic as a producer's relay would (binary mode, keyed by subject)."""
+    message = codec.binding.to_binary(
+        event, codec.FORMAT, key_mapper=lambda _event: event.get_subject().encode()
+    )
+    producer = kafka.producer(bootstrap)
+    try:
+        producer.send(
+            "enrs.directory",
+            value=message.value,
+            key=message.key,
+            headers=codec.kafka_headers(message),
+        ).get(timeout=15)
+    finally:
+        producer.close()
+
+
+def test_a_malformed_practitioner_event_goes_to_the_dead_letter_topic(identity, broker):
+    malformed = make_event(
+        "fr.enrs.directory.practitioner.deactivated",
+        subject="practitioner-without-rpps",
+        data={"id": "practitioner-without-rpps", "rpps": "1234", "family": "", "given": "X"},
+    )
+    publish(broker.bootstrap, malformed)
+
+    [dead] = read_records(broker.bootstrap, "enrs.directory.dlq", 1, timeout=60)
+    headers = dict(dead.headers)
+    assert headers["ce_id"].decode() == malformed.get_id()
+    assert headers["enrs_error"].decode().startswith("ValidationError")
