@@ -121,8 +121,9 @@ def _search(criteria):
         bundle = fhir("/PractitionerRole", params)
         return bundle, [row for row in activity_rows(bundle) if _matches(row, criteria)]
     if criteria.nom:
-        bundle = fhir("/Practitioner", {"name": criteria.nom, **paging})
-        return bundle, [{"practitioner": person(entry)} for entry in matches(bundle)]
+        params = {"name": criteria.nom, "_revinclude": "PractitionerRole:practitioner", **paging}
+        bundle = fhir("/Practitioner", params)
+        return bundle, practitioner_rows(bundle)
     place = "address-postalcode" if POSTCODE.fullmatch(criteria.lieu) else "address-city"
     bundle = fhir("/Organization", {place: criteria.lieu, **paging})
     return bundle, [{"organization": organisation(entry)} for entry in matches(bundle)]
@@ -182,6 +183,19 @@ def activity_rows(bundle):
             }
         )
     return [row for row in rows if row["practitioner"]]
+
+
+def practitioner_rows(bundle):
+    """One row per Practitioner, with the professions and specialities of its activities."""
+    labels = {}
+    for role in included(bundle).values():
+        owner = role.get("practitioner", {}).get("reference", "").removeprefix("Practitioner/")
+        known = labels.setdefault(owner, [])
+        known += [label for label in activity(role)["labels"] if label not in known]
+    return [
+        {"practitioner": person(item), "activity": {"labels": labels.get(item["id"], [])}}
+        for item in matches(bundle)
+    ]
 
 
 def person(resource):

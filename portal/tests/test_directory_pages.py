@@ -227,14 +227,17 @@ def test_it_shows_an_empty_search_form_in_french_without_calling_the_directory(
 
 
 def test_it_finds_practitioners_by_name_with_the_users_token(gp, directory_service):
-    directory_service.answers["GET /fhir/Practitioner"] = (200, bundle([LEFEVRE]))
+    answer = bundle([LEFEVRE], includes=[NEUROLOGY])
+    directory_service.answers["GET /fhir/Practitioner"] = (200, answer)
     page = gp.get("/annuaire?nom=lef%C3%A8").get_data(as_text=True)
     assert "Dr Hélène Lefèvre" in page
+    assert "Médecin · Neurologie" in page
     assert f"/annuaire/professionnels/{LEFEVRE_ID}" in page
     assert "1 résultat(s)" in page
     call = directory_service.calls("GET", "/fhir/Practitioner")[-1]
     assert call["query"]["name"] == ["lefè"]
     assert call["query"]["_offset"] == ["0"]
+    assert call["query"]["_revinclude"] == ["PractitionerRole:practitioner"]
     assert call["headers"]["Authorization"].startswith("Bearer ey")
 
 
