@@ -41,6 +41,10 @@ def home():
     return render_template("home.html", tiles=tiles.tiles_for(user["roles"]))
 
 
+# Services whose screens the portal already has: their tile opens them.
+OWN_PAGES = {"administration": "admin.accounts", "annuaire": "directory.search"}
+
+
 @bp.get("/services/<key>")
 @login_required
 def service_page(key):
@@ -48,8 +52,8 @@ def service_page(key):
     service = tiles.service(key)
     if service is None or not tiles.allowed(service, oidc.current_login().user["roles"]):
         abort(404)
-    if service.key == "administration":
-        return redirect(url_for("admin.accounts"))
+    if service.key in OWN_PAGES:
+        return redirect(url_for(OWN_PAGES[service.key]))
     return render_template("service.html", service=service)
 
 

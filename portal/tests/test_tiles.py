@@ -115,4 +115,5 @@ def test_it_does_not_open_a_service_page_the_roles_do_not_allow(platform, person
     gp = app.test_client()
     personas_of(app).login(gp, "gp-1", ["clinician"])
     assert gp.get("/services/tele-avc").status_code == 404
-    assert gp.get("/services/annuaire").status_code == 200
+    opened = gp.get("/services/annuaire")
+    assert opened.status_code == 302 and opened.headers["Location"] == "/annuaire"
