@@ -120,13 +120,13 @@ def national_extract(tmp_path):
 
 
 @pytest.fixture
-def cardiologist(identity, national_extract):
-    """The extract's first RPPS professional, with an account at identity under another spelling."""
+def listed_gp(identity, national_extract):
+    """The extract's first RPPS professional (a GP), known to identity by another name."""
     rpps, family, given = first_rpps_professional(national_extract[1])
     secret = pyotp.random_base32()
     identity.flask(
-        *("user", "create", "jl.francois", "--role", "clinician", "--given-name", "J.-L."),
-        *("--family-name", "Francois", "--rpps", rpps, "--totp-secret", secret),
+        *("user", "create", "t.leroy", "--role", "clinician", "--given-name", "T."),
+        *("--family-name", "Leroi", "--rpps", rpps, "--totp-secret", secret),
         "--password-stdin",
         input=PASSWORD + "\n",
     )
@@ -176,33 +176,33 @@ def identity_db(identity):
 
 
 def test_a_practitioner_dropped_from_the_national_extract_loses_their_account(
-    identity, directory, national_extract, cardiologist, identity_db, tmp_path
+    identity, directory, national_extract, listed_gp, identity_db, tmp_path
 ):
     header, lines = national_extract
     directory.flask("import", snapshot(tmp_path, "first", header, lines))
 
     def linked():
-        account = identity_db.account("jl.francois")
+        account = identity_db.account("t.leroy")
         names = (account.given_name, account.family_name)
-        return account if names == (cardiologist["given"], cardiologist["family"]) else None
+        return account if names == (listed_gp["given"], listed_gp["family"]) else None
 
     account = eventually(linked, timeout=60, message="identity did not link the account")
-    assert (account.rpps, account.disabled) == (cardiologist["rpps"], False)
-    assert sign_in(identity, "jl.francois", cardiologist["totp"]).status_code == 302
+    assert (account.rpps, account.disabled) == (listed_gp["rpps"], False)
+    assert sign_in(identity, "t.leroy", listed_gp["totp"]).status_code == 302
     assert identity_db.open_sessions(account.id) == 1
 
-    remaining = [line for line in lines if line.split("|")[1] != cardiologist["rpps"]]
+    remaining = [line for line in lines if line.split("|")[1] != listed_gp["rpps"]]
     assert 0 < len(remaining) < len(lines)
     directory.flask("import", snapshot(tmp_path, "newer", header, remaining))
 
     eventually(
-        lambda: identity_db.account("jl.francois").disabled,
+        lambda: identity_db.account("t.leroy").disabled,
         timeout=60,
         message="identity did not disable the account of the deactivated practitioner",
     )
     assert identity_db.open_sessions(account.id) == 0
     # The next TOTP step: the refusal is the disabled account's, not a replayed code's.
-    assert sign_in(identity, "jl.francois", cardiologist["totp"], 1).status_code == 401
+    assert sign_in(identity, "t.leroy", listed_gp["totp"], 1).status_code == 401
 
 
 def publish(bootstrap, event):
