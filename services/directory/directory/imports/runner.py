@@ -28,6 +28,9 @@ FORMATS = {"ps": PERSONNE_ACTIVITE, "mssante": MSSANTE}
 UNREADABLE = (ExtractError, OSError, EOFError, zipfile.BadZipFile, zlib.error)
 
 
+ANALYZED = ("import_staging", "organizations", "practitioners", "practitioner_roles", "mailboxes")
+
+
 class ImportFailed(Exception):
     """The extract could not be read to its end; the run was marked failed."""
 
@@ -54,9 +57,12 @@ def _read(session, run: ImportRun, batch_size: int, on_batch) -> None:
     reader = ExtractReader(run.path, FORMATS[run.kind])
     problems: list[dict] = []
     group, stage = _stager(run.kind, run.id)
-    for batch in _batches(group(_kept(reader, run.id, problems)), batch_size):
+    batches = _batches(group(_kept(reader, run.id, problems)), batch_size)
+    for number, batch in enumerate(batches, start=1):
         stage(session, batch)
         _progress(session, run, reader, problems)
+        if number & (number - 1) == 0:  # batches 1, 2, 4, 8...: staging doubled since last time
+            _analyze(session, ANALYZED[:1])
         if on_batch is not None:
             on_batch(run)
     _progress(session, run, reader, problems)
@@ -141,14 +147,11 @@ def _apply(session, run: ImportRun, chunk: int) -> Counter:
     return changes
 
 
-ANALYZED = ("import_staging", "organizations", "practitioners", "practitioner_roles", "mailboxes")
-
-
-def _analyze(session) -> None:
-    # Staging just grew from nothing: without fresh statistics PostgreSQL plans the diff's joins
-    # as nested loops over "empty" tables, which is quadratic.
+def _analyze(session, tables=ANALYZED) -> None:
+    # Staging grows from nothing within one run: without fresh statistics PostgreSQL plans its
+    # lookups and the diff's joins as scans of "empty" tables, which turns quadratic.
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(sa.text("ANALYZE " + ", ".join(ANALYZED)))
+        session.execute(sa.text("ANALYZE " + ", ".join(tables)))
         session.commit()
 
 
