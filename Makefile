@@ -23,7 +23,7 @@ $(UV):
 
 install: .venv/.installed ## install the project and its tools from uv.lock (uv bootstraps itself)
 
-run: install ## start the platform locally: broker, identity, portal, demo accounts (Ctrl-C stops)
+run: install ## start the platform locally: broker, identity, directory, portal, demo data (Ctrl-C stops)
 	deploy/run.sh
 
 totp: install ## current TOTP code of a demo account: make totp USER=gp

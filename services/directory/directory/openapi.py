@@ -3,17 +3,12 @@
 The FHIR API (/fhir) is described by its own CapabilityStatement (/fhir/metadata).
 """
 
-from flask import Blueprint, current_app
+from flask import current_app
+from servicekit.openapi import answer, blueprint, document, operation, query_parameters, ref
 
 from directory import api
 
-bp = Blueprint("directory_openapi", __name__)
-
-ERROR = {
-    "type": "object",
-    "required": ["error", "details"],
-    "properties": {"error": {"type": "string"}, "details": {"type": "object"}},
-}
+ADMIN = ("platform-admin",)
 _RUN_FIELDS = {
     "id": "integer",
     "kind": "string",
@@ -59,108 +54,61 @@ UPLOAD = {
 }
 
 
-def _ref(name):
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _answer(description, schema=None):
-    answer = {"description": description}
-    if schema is not None:
-        answer["content"] = {"application/json": {"schema": schema}}
-    return answer
-
-
 def _page_of(name):
     return {
         "type": "object",
         "properties": {
-            "items": {"type": "array", "items": _ref(name)},
+            "items": {"type": "array", "items": ref(name)},
             "total": {"type": "integer"},
         },
     }
 
 
-def _operation(summary, answers, parameters=(), body=None):
-    errors = {
-        "400": _answer("Invalid input", _ref("Error")),
-        "401": _answer("No valid access token", _ref("Error")),
-        "403": _answer("The token lacks the platform-admin role", _ref("Error")),
-    }
-    operation = {"summary": summary, "responses": {**answers, **errors}}
-    if parameters:
-        operation["parameters"] = list(parameters)
-    if body is not None:
-        operation["requestBody"] = {"required": True, "content": body}
-    return operation
-
-
-def _query(model):
-    return [
-        {"name": name, "in": "query", "schema": schema}
-        for name, schema in model.model_json_schema()["properties"].items()
-    ]
-
-
 def _paths():
     run_id = {"name": "run_id", "in": "path", "required": True, "schema": {"type": "integer"}}
-    missing = {"404": _answer("No such import", _ref("Error"))}
+    missing = {"404": answer("No such import", ref("Error"))}
     return {
         "/api/v1/imports": {
-            "post": _operation(
+            "post": operation(
                 "Upload an extract (text or zip) and queue its import",
                 {
-                    "202": _answer("Queued", _ref("ImportRun")),
-                    "413": _answer("Larger than IMPORT_MAX_BYTES", _ref("Error")),
-                    "422": _answer("Not a directory extract", _ref("Error")),
+                    "202": answer("Queued", ref("ImportRun")),
+                    "413": answer("Larger than IMPORT_MAX_BYTES", ref("Error")),
+                    "422": answer("Not a directory extract", ref("Error")),
                 },
-                body={"multipart/form-data": {"schema": _ref("ImportUpload")}},
+                body={"multipart/form-data": {"schema": ref("ImportUpload")}},
+                roles=ADMIN,
             ),
-            "get": _operation(
+            "get": operation(
                 "Import runs, newest first",
-                {"200": _answer("A page of runs", _page_of("ImportRun"))},
-                _query(api.Page),
+                {"200": answer("A page of runs", _page_of("ImportRun"))},
+                parameters=query_parameters(api.Page),
+                roles=ADMIN,
             ),
         },
         "/api/v1/imports/{run_id}": {
-            "get": _operation(
+            "get": operation(
                 "One import run: progress and counts",
-                {"200": _answer("Run", _ref("ImportRun")), **missing},
-                [run_id],
+                {"200": answer("Run", ref("ImportRun")), **missing},
+                parameters=[run_id],
+                roles=ADMIN,
             )
         },
         "/api/v1/imports/{run_id}/rejections": {
-            "get": _operation(
+            "get": operation(
                 "Lines an import rejected or warned about",
-                {"200": _answer("A page of lines", _page_of("ImportRejection")), **missing},
-                [run_id, *_query(api.RejectionPage)],
+                {"200": answer("A page of lines", _page_of("ImportRejection")), **missing},
+                parameters=[run_id, *query_parameters(api.RejectionPage)],
+                roles=ADMIN,
             )
         },
     }
 
 
-def document():
+def build():
     """The OpenAPI document of the directory's JSON API."""
-    return {
-        "openapi": "3.1.0",
-        "info": {"title": "ENRS directory", "version": "1"},
-        "servers": [{"url": current_app.config.get("ENRS_PUBLIC_URL") or ""}],
-        "paths": _paths(),
-        "components": {
-            "schemas": {
-                "Error": ERROR,
-                "ImportRun": IMPORT_RUN,
-                "ImportRejection": REJECTION,
-                "ImportUpload": UPLOAD,
-            },
-            "securitySchemes": {
-                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
-            },
-        },
-        "security": [{"bearer": []}],
-    }
+    schemas = {"ImportRun": IMPORT_RUN, "ImportRejection": REJECTION, "ImportUpload": UPLOAD}
+    return document("ENRS directory", current_app.config.get("ENRS_PUBLIC_URL"), _paths(), schemas)
 
 
-@bp.get("/openapi.json")
-def openapi():
-    """The OpenAPI 3.1 document of /api/v1."""
-    return document()
+bp = blueprint("directory_openapi", build)
