@@ -5,6 +5,8 @@ models it validates with (so the document and the checks cannot drift apart) and
 result with `blueprint(build)`.
 """
 
+import re
+
 from flask import Blueprint
 
 ERROR = {
@@ -90,3 +92,18 @@ def blueprint(name, build):
         return build()
 
     return bp
+
+
+def documented_routes(described):
+    """(path, METHOD) of every operation an OpenAPI document describes."""
+    return {(path, method.upper()) for path, item in described["paths"].items() for method in item}
+
+
+def api_routes(app, prefix="/api/v1/"):
+    """(path, METHOD) of every route the app serves under prefix, in OpenAPI's path syntax."""
+    routes = set()
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith(prefix):
+            path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule)
+            routes |= {(path, method) for method in rule.methods - {"HEAD", "OPTIONS"}}
+    return routes
