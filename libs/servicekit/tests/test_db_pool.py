@@ -10,6 +10,8 @@ from servicekit.testing.database import (
     postgres_url,
 )
 
+pytestmark = pytest.mark.postgres
+
 BACKEND_PID = sa.text("SELECT pg_backend_pid()")
 
 
