@@ -17,7 +17,6 @@ import datetime as dt
 import http.server
 import json
 import secrets
-import threading
 import time
 import urllib.parse
 import uuid
@@ -27,7 +26,7 @@ from portal.models import PortalSession
 from portal.sessions import COOKIE_NAME, Login, hash_key, token_cipher, write_login
 from servicekit import db
 from servicekit.models import utcnow
-from servicekit.testing import SigningKey, TestDatabase, TokenFactory
+from servicekit.testing import LoopbackServer, SigningKey, TestDatabase, TokenFactory
 
 from portal import create_app
 
@@ -61,14 +60,13 @@ ME = {
 }
 
 
-class FakeIssuer:
+class FakeIssuer(LoopbackServer):
     """Discovery, JWKS, a token endpoint and prepared /api/v1 answers on a loopback port."""
 
     def __init__(self, client_id="portal"):
         self.key = SigningKey()
         self.client_id = client_id
-        self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        super().__init__(self._handler())
         self.tokens = TokenFactory(self.key, issuer=self.url)
         self.reset()
 
@@ -184,14 +182,6 @@ class FakeIssuer:
                 pass
 
         return Handler
-
-    def __enter__(self):
-        threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True).start()
-        return self
-
-    def __exit__(self, *exc):
-        self._httpd.shutdown()
-        self._httpd.server_close()
 
 
 @pytest.fixture(scope="session")

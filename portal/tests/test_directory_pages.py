@@ -3,12 +3,12 @@
 import http.server
 import io
 import json
-import threading
 import urllib.parse
 from email.parser import BytesParser
 from email.policy import HTTP
 
 import pytest
+from servicekit.testing import LoopbackServer
 
 MSSANTE_EXTENSION = {
     "url": "https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-contact-point-email-type",
@@ -112,12 +112,11 @@ REJECTIONS = {
 }
 
 
-class FakeDirectory:
+class FakeDirectory(LoopbackServer):
     """The directory's /fhir and /api/v1 on a loopback port, answering what a test prepares."""
 
     def __init__(self):
-        self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        super().__init__(self._handler())
         self.reset()
 
     def reset(self):
@@ -164,14 +163,6 @@ class FakeDirectory:
                 pass
 
         return Handler
-
-    def __enter__(self):
-        threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True).start()
-        return self
-
-    def __exit__(self, *exc):
-        self._httpd.shutdown()
-        self._httpd.server_close()
 
 
 @pytest.fixture(scope="session")

@@ -3,14 +3,14 @@
 import http.server
 import re
 import socket
-import threading
 
 import pytest
+from servicekit.testing import LoopbackServer
 
 from portal import create_app
 
 
-class HealthServer:
+class HealthServer(LoopbackServer):
     """A loopback service answering /healthz with a chosen status."""
 
     def __init__(self, status=200):
@@ -28,16 +28,7 @@ class HealthServer:
             def log_message(self, *args):
                 pass
 
-        self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
-
-    def __enter__(self):
-        threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True).start()
-        return self
-
-    def __exit__(self, *exc):
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        super().__init__(Handler)
 
 
 @pytest.fixture

@@ -8,7 +8,14 @@ for real (`ServiceProcess`); polling with a deadline instead of sleeping (`event
 """
 
 from servicekit.testing.broker import TansuBroker, read_events, read_records
-from servicekit.testing.common import emitted, eventually, free_port, in_ci, skip_or_fail
+from servicekit.testing.common import (
+    LoopbackServer,
+    emitted,
+    eventually,
+    free_port,
+    in_ci,
+    skip_or_fail,
+)
 from servicekit.testing.database import (
     TestDatabase,
     database_url,
@@ -30,6 +37,7 @@ __all__ = [
     "TEST_AUDIENCE",
     "TEST_ISSUER",
     "JwksServer",
+    "LoopbackServer",
     "ServiceProcess",
     "SigningKey",
     "TansuBroker",

@@ -1,7 +1,9 @@
 """Small helpers every test suite uses: CI detection, free ports, polling, outbox reading."""
 
+import http.server
 import os
 import socket
+import threading
 import time
 
 import sqlalchemy as sa
@@ -51,3 +53,22 @@ def eventually(check, timeout=10.0, interval=0.05, message="condition not met in
             last_error = exc
         time.sleep(interval)
     raise AssertionError(f"{message} (after {timeout}s)") from last_error
+
+
+class LoopbackServer:
+    """An HTTP server on a free loopback port, serving `handler` from a thread inside `with`.
+
+    The base of every stand-in a test puts in place of another service; `url` is its address.
+    """
+
+    def __init__(self, handler):
+        self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
+
+    def __enter__(self):
+        threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True).start()
+        return self
+
+    def __exit__(self, *exc):
+        self._httpd.shutdown()
+        self._httpd.server_close()

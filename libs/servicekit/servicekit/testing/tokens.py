@@ -2,12 +2,13 @@
 
 import http.server
 import json
-import threading
 import time
 import uuid
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
+
+from servicekit.testing.common import LoopbackServer
 
 TEST_ISSUER = "http://127.0.0.1/test-issuer"
 TEST_AUDIENCE = "enrs-api"
@@ -32,7 +33,7 @@ class SigningKey:
         return jwt.encode(claims, self.private_key, algorithm="RS256", headers=header)
 
 
-class JwksServer:
+class JwksServer(LoopbackServer):
     """A loopback HTTP server publishing the test keys at /jwks.json, as identity does."""
 
     def __init__(self, keys):
@@ -53,17 +54,8 @@ class JwksServer:
             def log_message(self, *args):
                 pass
 
-        self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}/jwks.json"
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        super().__init__(Handler)
+        self.url += "/jwks.json"
 
 
 class TokenFactory:
