@@ -12,5 +12,7 @@ def load():
         IMPORT_DIR=env_str("IMPORT_DIR", "var/directory-imports"),
         IMPORT_MAX_BYTES=env_int("IMPORT_MAX_BYTES", IMPORT_MAX_BYTES),
         IMPORT_BATCH_SIZE=env_int("IMPORT_BATCH_SIZE", 2000),
+        # A running import whose worker has not committed a batch for this long was abandoned.
+        IMPORT_LEASE_SECONDS=env_int("IMPORT_LEASE_SECONDS", 600),
     )
     return config

@@ -212,6 +212,10 @@ class ImportRun(Base):
     finished_at: so.Mapped[dt.datetime | None] = so.mapped_column(UTCDateTime)
     error: so.Mapped[str | None] = so.mapped_column(sa.Text)
     requested_by: so.Mapped[str] = so.mapped_column(sa.String(200), default="")
+    # The worker running the import beats at every batch; a stale beat means the worker died
+    # (directory.imports.jobs). `attempts` counts the claims of the run.
+    heartbeat_at: so.Mapped[dt.datetime | None] = so.mapped_column(UTCDateTime)
+    attempts: so.Mapped[int] = so.mapped_column(default=0, server_default=sa.text("0"))
 
 
 class ImportRejection(Base):

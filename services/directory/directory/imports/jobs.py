@@ -1,5 +1,14 @@
-"""Import jobs: queue a run, let the worker claim and run queued ones one at a time."""
+"""Import jobs: queue a run, let the worker claim and run queued ones one at a time.
 
+A running import beats a heartbeat at every batch it commits. A run whose heartbeat stopped
+longer than the lease ago was abandoned by a worker that died (killed, out of memory, machine
+lost): it is queued again and starts over — the difference it applies is computed afresh, so
+what the dead worker already applied is seen as unchanged and emits nothing twice. A run
+abandoned MAX_ATTEMPTS times is failed instead, so that a file that kills its worker does not
+kill every worker after it.
+"""
+
+import datetime as dt
 import logging
 
 import sqlalchemy as sa
@@ -14,6 +23,9 @@ from directory.models import ImportRun
 
 log = logging.getLogger(__name__)
 KINDS = {fmt.name: kind for kind, fmt in FORMATS.items()}
+LEASE_SECONDS = 600
+MAX_ATTEMPTS = 2
+ABANDONED = "interrompu : le traitement de l’import s’est arrêté {attempts} fois"
 
 
 def detect_kind(path) -> str:
@@ -33,8 +45,9 @@ def queue(session, kind: str, file_name: str, path: str, requested_by: str) -> I
     return run
 
 
-def claim_next(session) -> ImportRun | None:
+def claim_next(session, lease_seconds: int = LEASE_SECONDS) -> ImportRun | None:
     """Take the oldest queued run, if any; the UPDATE must hit exactly one row to win it."""
+    recover_abandoned(session, lease_seconds)
     run_id = session.scalar(
         sa.select(ImportRun.id).where(ImportRun.status == "queued").order_by(ImportRun.id)
     )
@@ -43,17 +56,47 @@ def claim_next(session) -> ImportRun | None:
     claimed = session.execute(
         sa.update(ImportRun)
         .where(ImportRun.id == run_id, ImportRun.status == "queued")
-        .values(status="running")
+        .values(status="running", heartbeat_at=utcnow(), attempts=ImportRun.attempts + 1)
     )
     session.commit()
     return session.get(ImportRun, run_id) if claimed.rowcount == 1 else None
+
+
+def recover_abandoned(session, lease_seconds: int = LEASE_SECONDS) -> list[int]:
+    """Queue again (or fail, after MAX_ATTEMPTS) the running imports whose heartbeat stopped."""
+    deadline = utcnow() - dt.timedelta(seconds=lease_seconds)
+    last_beat = sa.func.coalesce(
+        ImportRun.heartbeat_at, ImportRun.started_at, ImportRun.requested_at
+    )
+    stale = (ImportRun.status == "running", last_beat < deadline)
+    abandoned = session.execute(sa.select(ImportRun.id, ImportRun.attempts).where(*stale)).all()
+    recovered = []
+    for run_id, attempts in abandoned:
+        values = {"status": "queued", "heartbeat_at": None}
+        if attempts >= MAX_ATTEMPTS:
+            error = ABANDONED.format(attempts=attempts)
+            values = {"status": "failed", "finished_at": utcnow(), "error": error}
+        # The same conditions again: a worker that was only slow and beat meanwhile keeps its run
+        # (and its staged rows).
+        moved = session.execute(
+            sa.update(ImportRun).where(ImportRun.id == run_id, *stale).values(**values)
+        )
+        if moved.rowcount == 1:
+            staging.clear(session, run_id)
+            recovered.append(run_id)
+            log.warning(
+                "abandoned directory import recovered",
+                extra={"run_id": run_id, "attempts": attempts, "status": values["status"]},
+            )
+        session.commit()
+    return recovered
 
 
 def run_queued(app=None) -> int:
     """Worker job: run the oldest queued import, if any; how many runs were processed."""
     app = app or current_app
     with db.sessions(app) as session:
-        run = claim_next(session)
+        run = claim_next(session, app.config.get("IMPORT_LEASE_SECONDS", LEASE_SECONDS))
         if run is None:
             return 0
         run_id = run.id

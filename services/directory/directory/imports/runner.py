@@ -132,6 +132,7 @@ def _progress(session, run: ImportRun, reader: ExtractReader, problems: list[dic
     run.bytes_total, run.bytes_read = stats.total_bytes, stats.bytes_read
     run.lines, run.imported = stats.lines, stats.records
     run.rejected, run.warned = stats.rejected, stats.warned
+    run.heartbeat_at = utcnow()
     session.commit()
 
 
@@ -164,7 +165,8 @@ def _finish(session, run: ImportRun, changes: Counter) -> None:
 
 
 def _count(run: ImportRun, changes: Counter) -> None:
-    """The run's created / updated / deactivated counts, summed over its entities."""
+    """The run's created / updated / deactivated counts, summed over its entities (and a beat)."""
+    run.heartbeat_at = utcnow()
     run.created = _total(changes, "created")
     run.updated = _total(changes, "updated")
     run.deactivated = _total(changes, "deactivated")

@@ -1,0 +1,156 @@
+"""An import whose worker died is taken up again, and applies each change exactly once."""
+
+import datetime as dt
+
+import pytest
+import sqlalchemy as sa
+from directory.extract import generate
+from directory.imports import apply, jobs, staging
+from directory.models import ImportRun, ImportStaging, Practitioner
+from servicekit import db
+from servicekit.models import utcnow
+from servicekit.testing import emitted
+
+CREATED = "fr.enrs.directory.practitioner.created"
+
+
+class WorkerDied(BaseException):
+    """What a killed worker looks like from the database: it stops between two commits.
+
+    A BaseException, so no `except Exception` of the import marks the run failed: the run is
+    left "running" with its staged rows, as after a SIGKILL or an out-of-memory kill.
+    """
+
+
+@pytest.fixture
+def extract(tmp_path):
+    return generate(tmp_path / "PS_LibreAcces_Personne_activite.txt", 240, seed=11)
+
+
+def queue(app, path) -> int:
+    with app.app_context(), db.sessions() as session:
+        run = jobs.queue(session, "ps", path.name, str(path), "test")
+        session.commit()
+        return run.id
+
+
+def die_at(monkeypatch, module, name, after_calls=0):
+    """Make module.name kill the worker at its (after_calls + 1)-th call."""
+    original = getattr(module, name)
+    calls = []
+
+    def dying(*args, **kwargs):
+        calls.append(1)
+        if len(calls) > after_calls:
+            raise WorkerDied
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, dying)
+
+
+def run_worker_until_it_dies(app):
+    with pytest.raises(WorkerDied):
+        jobs.run_queued(app)
+
+
+def age_heartbeat(db_session, run_id, seconds=3600):
+    db_session.execute(
+        sa.update(ImportRun)
+        .where(ImportRun.id == run_id)
+        .values(heartbeat_at=utcnow() - dt.timedelta(seconds=seconds))
+    )
+    db_session.commit()
+
+
+def run_of(db_session, run_id) -> ImportRun:
+    db_session.expire_all()
+    return db_session.get(ImportRun, run_id)
+
+
+def staged_rows(db_session, run_id) -> int:
+    query = sa.select(sa.func.count()).select_from(ImportStaging)
+    return db_session.scalar(query.where(ImportStaging.run_id == run_id))
+
+
+def test_a_run_whose_worker_died_while_reading_is_imported_again_from_the_start(
+    app, extract, db_session, monkeypatch
+):
+    run_id = queue(app, extract.path)
+    with monkeypatch.context() as patch:
+        die_at(patch, staging, "stage_organisations", after_calls=1)
+        run_worker_until_it_dies(app)
+    assert run_of(db_session, run_id).status == "running"
+    assert staged_rows(db_session, run_id) > 0
+
+    age_heartbeat(db_session, run_id)
+    assert jobs.run_queued(app) == 1
+
+    run = run_of(db_session, run_id)
+    assert (run.status, run.attempts, run.lines) == ("done", 2, 240)
+    assert run.created > 0 and staged_rows(db_session, run_id) == 0
+    assert len(emitted(db_session, CREATED)) == extract.professionals
+
+
+def test_changes_applied_before_the_worker_died_are_not_emitted_twice(
+    app, extract, db_session, monkeypatch
+):
+    run_id = queue(app, extract.path)
+    with monkeypatch.context() as patch:
+        # Every creation is committed with its events; the worker dies before deactivating.
+        die_at(patch, apply, "deactivate_absent")
+        run_worker_until_it_dies(app)
+    practitioners = db_session.scalar(sa.select(sa.func.count()).select_from(Practitioner))
+    assert practitioners == extract.professionals
+    assert len(emitted(db_session, CREATED)) == extract.professionals
+
+    age_heartbeat(db_session, run_id)
+    assert jobs.run_queued(app) == 1
+
+    run = run_of(db_session, run_id)
+    assert (run.status, run.created, run.updated, run.deactivated) == ("done", 0, 0, 0)
+    assert len(emitted(db_session, CREATED)) == extract.professionals
+
+
+def test_a_run_abandoned_twice_fails_with_a_reason_instead_of_killing_the_next_worker(
+    app, extract, db_session, monkeypatch
+):
+    run_id = queue(app, extract.path)
+    with monkeypatch.context() as patch:
+        die_at(patch, staging, "stage_organisations")
+        for _attempt in range(jobs.MAX_ATTEMPTS):
+            run_worker_until_it_dies(app)
+            age_heartbeat(db_session, run_id)
+
+    assert jobs.run_queued(app) == 0
+    run = run_of(db_session, run_id)
+    assert (run.status, run.attempts) == ("failed", jobs.MAX_ATTEMPTS)
+    assert run.error == "interrompu : le traitement de l’import s’est arrêté 2 fois"
+    assert run.finished_at is not None and staged_rows(db_session, run_id) == 0
+    assert emitted(db_session, CREATED) == []
+
+
+def test_a_run_whose_worker_still_beats_is_left_to_it(app, extract, db_session, monkeypatch):
+    run_id = queue(app, extract.path)
+    with monkeypatch.context() as patch:
+        die_at(patch, staging, "stage_organisations", after_calls=1)
+        run_worker_until_it_dies(app)
+    age_heartbeat(db_session, run_id, seconds=jobs.LEASE_SECONDS // 2)
+
+    assert jobs.run_queued(app) == 0
+    run = run_of(db_session, run_id)
+    assert (run.status, run.attempts) == ("running", 1)
+    assert staged_rows(db_session, run_id) > 0
+
+
+def test_a_running_import_beats_at_every_batch_it_commits(app, extract, db_session):
+    from directory.imports import run_import
+
+    beats = []
+    with app.app_context(), db.sessions() as session:
+        run = jobs.queue(session, "ps", extract.path.name, str(extract.path), "test")
+        session.commit()
+        run_import(session, run, batch_size=25, on_batch=lambda run: beats.append(run.heartbeat_at))
+        last = run.heartbeat_at
+    assert len(beats) > 1 and None not in beats  # batches of 25 professionals
+    assert beats == sorted(beats) and len(set(beats)) == len(beats)
+    assert last > beats[-1]  # the apply phase beats too
