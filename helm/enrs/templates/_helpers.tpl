@@ -3,6 +3,7 @@ The enabled services, as a list of resolved service dicts (see "enrs.service"), 
 Templates loop over it: {{- range $svc := include "enrs.services" . | fromYaml | dig "items" list }}
 */}}
 {{- define "enrs.services" -}}
+{{- include "enrs.requiredGlobals" . -}}
 {{- $items := list -}}
 {{- range $name := keys .Values.services | sortAlpha -}}
 {{- if (index $.Values.services $name).enabled -}}
@@ -10,6 +11,13 @@ Templates loop over it: {{- range $svc := include "enrs.services" . | fromYaml |
 {{- end -}}
 {{- end -}}
 {{- toYaml (dict "items" $items) -}}
+{{- end -}}
+
+{{/* The global values without which nothing can run: rendering stops naming the first missing. */}}
+{{- define "enrs.requiredGlobals" -}}
+{{- $_ := required "global.image.registry: the registry the ENRS images were pushed to" .Values.global.image.registry -}}
+{{- $_ := required "global.oidcIssuer: identity's public URL, the issuer of every token" .Values.global.oidcIssuer -}}
+{{- $_ := required "global.kafkaBootstrapServers: the Kafka brokers, host:port comma-separated" .Values.global.kafkaBootstrapServers -}}
 {{- end -}}
 
 {{/*
