@@ -76,12 +76,15 @@ def of_kind(docs, kind):
 
 
 def pod_specs(docs):
-    """Every pod template of the chart: Deployments and Jobs."""
-    return [
-        (doc["metadata"]["name"], doc["spec"]["template"]["spec"])
-        for doc in docs
-        if doc["kind"] in {"Deployment", "Job"}
-    ]
+    """Every pod template of the chart: Deployments, Jobs and CronJobs."""
+    specs = []
+    for doc in docs:
+        if doc["kind"] in {"Deployment", "Job"}:
+            specs.append((doc["metadata"]["name"], doc["spec"]["template"]["spec"]))
+        elif doc["kind"] == "CronJob":
+            template = doc["spec"]["jobTemplate"]["spec"]["template"]
+            specs.append((doc["metadata"]["name"], template["spec"]))
+    return specs
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +119,7 @@ def test_each_enabled_service_has_a_web_deployment_and_a_single_worker(rendered)
 
 def test_no_container_runs_as_root_or_writes_its_root_filesystem(rendered):
     specs = pod_specs(rendered)
-    assert specs
+    assert "enrs-identity-key-rotation" in dict(specs)
     for name, spec in specs:
         assert spec["securityContext"]["runAsNonRoot"] is True, name
         assert spec["automountServiceAccountToken"] is False, name
@@ -237,3 +240,12 @@ def test_the_compose_file_runs_the_directory_beside_identity_and_the_portal():
     assert services["portal"]["environment"]["DIRECTORY_URL"] == "http://directory:8000"
     init = (ROOT / "deploy" / "postgres-init.sql").read_text(encoding="utf-8")
     assert "CREATE DATABASE directory" in init
+
+
+def test_identity_rotates_its_signing_keys_on_a_schedule(rendered):
+    cron = of_kind(rendered, "CronJob")["enrs-identity-key-rotation"]
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+    container = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    assert container["args"] == ["flask", "--app", "identity", "keys", "rotate"]
+    docs = documents("services.identity.keyRotation.enabled=false")
+    assert of_kind(docs, "CronJob") == {}
