@@ -204,12 +204,24 @@ containers:
         value: {{ $value | quote }}
       {{- end }}
       {{- include "enrs.secretEnv" . | trim | nindent 6 }}
+      {{- if not .web }}
+      # Metrics are served by web pods only: this process keeps them in memory rather than in
+      # files under /tmp/prometheus, which only the web entrypoint creates.
+      - name: PROMETHEUS_MULTIPROC_DIR
+        value: ""
+      {{- end }}
     {{- else }}
     envFrom:
       - configMapRef:
           name: {{ $svc.fullname }}
     env:
       {{- include "enrs.secretEnv" . | trim | nindent 6 }}
+      {{- if not .web }}
+      # Metrics are served by web pods only: this process keeps them in memory rather than in
+      # files under /tmp/prometheus, which only the web entrypoint creates.
+      - name: PROMETHEUS_MULTIPROC_DIR
+        value: ""
+      {{- end }}
     {{- end }}
     {{- if .web }}
     ports:
