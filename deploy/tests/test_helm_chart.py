@@ -1,8 +1,9 @@
-"""The Helm chart (helm/enrs), rendered with helm-render and checked against Kubernetes' schemas.
+"""The Helm chart (helm/enrs), rendered with helm-render and checked against Kubernetes' schemas;
+and the deployment files it relies on (the container entrypoint, the compose file).
 
 helm-render is found at $HELM_RENDER, else at ../shared/tools/helm-render/helm-render beside the
-repository (or beside the main checkout of a git worktree); without it these tests are skipped.
-It builds itself with Debian's Go on its first run.
+repository (or beside the main checkout of a git worktree); without it the chart's tests are
+skipped. It builds itself with Debian's Go on its first run.
 """
 
 import os
@@ -12,8 +13,6 @@ from pathlib import Path
 import kubernetes_validate
 import pytest
 import yaml
-
-pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "helm" / "enrs"
@@ -46,11 +45,12 @@ def helm_render_path():
 
 
 HELM_RENDER = helm_render_path()
-if HELM_RENDER is None:
-    pytest.skip(
-        "helm-render not found (set HELM_RENDER or place it at ../shared/tools/helm-render)",
-        allow_module_level=True,
-    )
+
+
+def needs_helm_render(test):
+    """A test of the rendered chart: slow, and skipped where helm-render is not found."""
+    reason = "helm-render not found (set HELM_RENDER or place it at ../shared/tools/helm-render)"
+    return pytest.mark.slow(pytest.mark.skipif(HELM_RENDER is None, reason=reason)(test))
 
 
 def render(*sets, values=(CI_VALUES,), check=True):
@@ -92,12 +92,14 @@ def rendered():
     return documents()
 
 
+@needs_helm_render
 def test_every_rendered_document_is_a_valid_kubernetes_object(rendered):
     assert len(rendered) > 20
     for doc in rendered:
         kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
 
 
+@needs_helm_render
 def test_each_enabled_service_has_a_web_deployment_and_a_single_worker(rendered):
     deployments = of_kind(rendered, "Deployment")
     for service in DEFAULT_SERVICES:
@@ -117,6 +119,7 @@ def test_each_enabled_service_has_a_web_deployment_and_a_single_worker(rendered)
     assert "enrs-portal-worker" in with_portal_worker
 
 
+@needs_helm_render
 def test_no_container_runs_as_root_or_writes_its_root_filesystem(rendered):
     specs = pod_specs(rendered)
     assert "enrs-identity-key-rotation" in dict(specs)
@@ -135,6 +138,7 @@ def test_no_container_runs_as_root_or_writes_its_root_filesystem(rendered):
             assert "/tmp" in mounts, name
 
 
+@needs_helm_render
 def test_no_secret_value_is_rendered_into_a_config_map_or_an_environment_variable(rendered):
     for name, config_map in of_kind(rendered, "ConfigMap").items():
         assert not SECRET_VARIABLES & set(config_map["data"]), name
@@ -146,6 +150,7 @@ def test_no_secret_value_is_rendered_into_a_config_map_or_an_environment_variabl
     assert of_kind(rendered, "Secret") == {}
 
 
+@needs_helm_render
 def test_the_portal_reads_its_client_secret_from_its_existing_secret(rendered):
     spec = of_kind(rendered, "Deployment")["enrs-portal-web"]["spec"]["template"]["spec"]
     env = {item["name"]: item.get("value") for item in spec["containers"][0]["env"]}
@@ -154,6 +159,7 @@ def test_the_portal_reads_its_client_secret_from_its_existing_secret(rendered):
     assert volume["secret"]["secretName"] == "enrs-portal"
 
 
+@needs_helm_render
 def test_the_directory_shares_its_import_volume_between_web_and_worker(rendered):
     claim = of_kind(rendered, "PersistentVolumeClaim")["enrs-directory-imports"]
     assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
@@ -168,6 +174,7 @@ def test_the_directory_shares_its_import_volume_between_web_and_worker(rendered)
     assert annotations["nginx.ingress.kubernetes.io/proxy-body-size"] == "2100m"
 
 
+@needs_helm_render
 def test_web_pods_leave_migrations_to_the_job_that_runs_before_them(rendered):
     jobs = of_kind(rendered, "Job")
     assert set(jobs) == {f"enrs-{service}-migrate" for service in DEFAULT_SERVICES}
@@ -179,6 +186,7 @@ def test_web_pods_leave_migrations_to_the_job_that_runs_before_them(rendered):
         assert config_map["data"]["MIGRATE_AT_START"] == "false"
 
 
+@needs_helm_render
 @pytest.mark.parametrize(
     ("unset", "message"),
     [
@@ -195,6 +203,7 @@ def test_a_missing_required_value_stops_the_rendering_with_its_name(unset, messa
     assert message in result.stderr
 
 
+@needs_helm_render
 def test_a_disabled_service_renders_nothing():
     docs = documents("services.directory.enabled=false")
     names = [doc["metadata"]["name"] for doc in docs]
@@ -205,6 +214,7 @@ def test_a_disabled_service_renders_nothing():
     assert portal["IDENTITY_URL"] == "http://enrs-identity:8000"
 
 
+@needs_helm_render
 def test_a_next_service_is_one_values_entry_away():
     docs = documents(
         "services.telemedicine.enabled=true",
@@ -219,6 +229,7 @@ def test_a_next_service_is_one_values_entry_away():
         kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
 
 
+@needs_helm_render
 def test_the_network_policy_lets_web_pods_be_reached_from_the_ingress_controller(rendered):
     policy = of_kind(rendered, "NetworkPolicy")["enrs-identity"]
     sources = policy["spec"]["ingress"][0]["from"]
@@ -242,6 +253,7 @@ def test_the_compose_file_runs_the_directory_beside_identity_and_the_portal():
     assert "CREATE DATABASE directory" in init
 
 
+@needs_helm_render
 def test_identity_rotates_its_signing_keys_on_a_schedule(rendered):
     cron = of_kind(rendered, "CronJob")["enrs-identity-key-rotation"]
     assert cron["spec"]["concurrencyPolicy"] == "Forbid"
@@ -249,3 +261,41 @@ def test_identity_rotates_its_signing_keys_on_a_schedule(rendered):
     assert container["args"] == ["flask", "--app", "identity", "keys", "rotate"]
     docs = documents("services.identity.keyRotation.enabled=false")
     assert of_kind(docs, "CronJob") == {}
+
+
+def run_entrypoint(tmp_path, *args, **env):
+    """deploy/entrypoint.sh with stand-ins for flask and gunicorn; the commands it ran, in order."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    calls = tmp_path / "calls.log"
+    for program in ("flask", "gunicorn"):
+        stand_in = bin_dir / program
+        stand_in.write_text(f'#!/bin/sh\necho "{program} $*" >> "{calls}"\n', encoding="utf-8")
+        stand_in.chmod(0o755)
+    environment = {
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "SERVICE": "identity",
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prometheus"),
+        **env,
+    }
+    subprocess.run(
+        ["sh", str(ROOT / "deploy" / "entrypoint.sh"), *args],
+        env=environment,
+        check=True,
+        timeout=30,
+    )
+    return calls.read_text(encoding="utf-8").splitlines()
+
+
+def test_the_web_entrypoint_migrates_before_gunicorn_by_default(tmp_path):
+    calls = run_entrypoint(tmp_path, "web")
+    assert calls[0] == "flask --app identity migrate"
+    assert calls[1].startswith(
+        "gunicorn --config /app/deploy/gunicorn.conf.py identity:create_app()"
+    )
+
+
+def test_the_web_entrypoint_leaves_migrations_to_the_job_when_told(tmp_path):
+    calls = run_entrypoint(tmp_path, "web", MIGRATE_AT_START="false")
+    assert [call.split()[0] for call in calls] == ["gunicorn"]
+    assert (tmp_path / "prometheus").is_dir()
