@@ -27,8 +27,8 @@ def checkout_roots():
     roots = [ROOT]
     git = ROOT / ".git"
     if git.is_file():  # "gitdir: <main checkout>/.git/worktrees/<name>"
-        gitdir = Path(git.read_text(encoding="utf-8").split(":", 1)[1].strip())
-        roots.append(gitdir.parents[2])
+        gitdir = ROOT / git.read_text(encoding="utf-8").split(":", 1)[1].strip()
+        roots.append(gitdir.resolve().parents[2])
     return roots
 
 
