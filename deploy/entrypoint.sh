@@ -15,6 +15,8 @@ case "${1:-web}" in
         exec gunicorn --config /app/deploy/gunicorn.conf.py "$SERVICE:create_app()"
         ;;
     worker)
+        # The worker serves no /metrics: its counters stay in memory, not in the web's folder.
+        unset PROMETHEUS_MULTIPROC_DIR
         exec flask --app "$SERVICE" worker
         ;;
     *)

@@ -21,6 +21,8 @@ def common_config(service):
         "LOG_LEVEL": env_str("LOG_LEVEL", "INFO"),
         "EVENT_SOURCE": f"/enrs/{service}",
         "MAX_CONTENT_LENGTH": env_int("MAX_CONTENT_LENGTH", MAX_CONTENT_LENGTH),
+        # false where one Job migrates before the pods start (Kubernetes): Alembic takes no lock.
+        "MIGRATE_AT_START": env_bool("MIGRATE_AT_START", True),
     }
 
 

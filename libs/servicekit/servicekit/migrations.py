@@ -41,13 +41,32 @@ def upgrade(app=None, revision="heads"):
 
 def is_current(app):
     """True when the database is at the newest migration."""
+    return schema_state(app) == "current"
+
+
+def schema_state(app):
+    """ "current", "pending" (migrations to apply) or "ahead" (a newer release migrated it).
+
+    "ahead" is what the pods of the previous release see during a rolling upgrade once the new
+    release's migration ran: migrations only add what the older code ignores, so they keep
+    serving.
+    """
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
 
     script = ScriptDirectory.from_config(alembic_config(app))
     with db.database(app).engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"version_table": version_table(app)})
-        return set(context.get_current_heads()) == set(script.get_heads())
+        applied = set(context.get_current_heads())
+    if applied == set(script.get_heads()):
+        return "current"
+    for revision in applied:
+        try:
+            script.get_revision(revision)
+        except CommandError:  # a revision this code does not know: written by a newer release
+            return "ahead"
+    return "pending"
 
 
 def run_env(context, target_metadata):

@@ -119,13 +119,18 @@ def import_handlers(app):
         importlib.import_module(module)
 
 
-def run_worker(app):
-    """Body of `flask --app <pkg> worker`: migrate, then relay and consume until signalled."""
+def prepare(app):
+    """Migrate (unless MIGRATE_AT_START is false) and register the service's handlers."""
     from servicekit import migrations
 
-    if app.config.get("MIGRATIONS_DIR"):
+    if app.config.get("MIGRATIONS_DIR") and app.config.get("MIGRATE_AT_START", True):
         migrations.upgrade(app)
     import_handlers(app)
+
+
+def run_worker(app):
+    """Body of `flask --app <pkg> worker`: migrate, then relay and consume until signalled."""
+    prepare(app)
     worker = Worker(app)
     signal.signal(signal.SIGTERM, worker.stop)
     signal.signal(signal.SIGINT, worker.stop)
