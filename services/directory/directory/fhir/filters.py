@@ -8,12 +8,13 @@ serves them whatever the column's collation.
 
 import re
 import uuid
+from dataclasses import replace
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from directory.fhir import resources, spec
-from directory.fhir.params import SearchError
+from directory.fhir.params import SearchError, chain_target
 from directory.models import Mailbox, Organization, Practitioner, PractitionerRole, search_key
 
 MODELS = {
@@ -26,8 +27,18 @@ _POSTCODE = re.compile(r"^\d{1,5}$")
 
 def condition(model, search_filter):
     """The SQL condition of one filter: any of its values (OR)."""
-    build = _BUILDERS[(model.__name__, search_filter.name)]
+    target_type, reference, name = chain_target(model.__name__, search_filter.name)
+    if reference:
+        return _chained(model, reference, MODELS[target_type], replace(search_filter, name=name))
+    build = _BUILDERS[(model.__name__, name)]
     return sa.or_(*(build(model, search_filter.modifier, value) for value in search_filter.values))
+
+
+def _chained(model, reference, target, target_filter):
+    # The referenced rows matching the filter, as a subquery: each planner runs it first and
+    # looks the roles up by their reference's index when it is the most selective criterion.
+    column = getattr(model, f"{reference}_id")
+    return column.in_(sa.select(target.id).where(condition(target, target_filter)))
 
 
 def as_uuid(value):

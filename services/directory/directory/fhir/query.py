@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
-from directory.fhir import documents, resources
+from directory.fhir import documents, resources, spec
 from directory.fhir.filters import MODELS, as_uuid, condition
 from directory.models import Mailbox, Organization, Practitioner, PractitionerRole
 
@@ -42,10 +42,9 @@ def read(session, resource_type, logical_id):
 
 
 def search(session, search):
-    """Run a parsed search: the page of matches, its includes, the total unless _total=none."""
+    """Run a parsed search: the page of matches, its includes, and its total (see _total)."""
     model = MODELS[search.resource_type]
     statement = sa.select(model).where(*(condition(model, item) for item in search.filters))
-    total = None if search.total == "none" else _count(session, statement)
     rows = []
     if search.count:
         paged = statement.order_by(*_ORDER[search.resource_type])
@@ -53,10 +52,24 @@ def search(session, search):
         rows = list(session.scalars(paged))
     has_next = len(rows) > search.count
     rows = rows[: search.count]
+    total = _total(session, search, statement, rows, has_next)
     included, outcomes = _included(session, search, rows)
     converted = _to_resources(session, rows + included)
     matches, included = converted[: len(rows)], converted[len(rows) :]
     return Page(matches, included, outcomes, total, has_next)
+
+
+def _total(session, search, statement, rows, has_next):
+    """Bundle.total: exact when asked (_total=accurate), none with _total=none; otherwise exact
+    up to spec.TOTAL_LIMIT matches and left out above, so that a common name costs no full count."""
+    if search.total == "none":
+        return None
+    if rows and not has_next:  # the last page: its rows tell the total
+        return search.offset + len(rows)
+    if search.total == "accurate":
+        return _count(session, statement)
+    total = _count(session, statement.limit(spec.TOTAL_LIMIT + 1))
+    return total if total <= spec.TOTAL_LIMIT else None
 
 
 def _count(session, statement):
