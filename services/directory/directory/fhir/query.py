@@ -5,19 +5,21 @@ _include / _revinclude, then the mailboxes and legal entities the resources show
 """
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import sqlalchemy as sa
 
 from directory.fhir import documents, resources, spec
-from directory.fhir.filters import MODELS, as_uuid, condition
+from directory.fhir.filters import MODELS, as_uuid, condition, conditions
 from directory.models import Mailbox, Organization, Practitioner, PractitionerRole
 
 # A hospital may have thousands of roles: a page includes that many at most, and says so.
 MAX_REVINCLUDED = 1000
 
+_FAMILY_FIRST = (Practitioner.family_search, Practitioner.given_search, Practitioner.id)
+_GIVEN_FIRST = (Practitioner.given_search, Practitioner.family_search, Practitioner.id)
 _ORDER = {
-    "Practitioner": (Practitioner.family_search, Practitioner.given_search, Practitioner.id),
+    "Practitioner": _FAMILY_FIRST,
     "PractitionerRole": (PractitionerRole.id,),
     "Organization": (Organization.name_search, Organization.id),
 }
@@ -44,9 +46,11 @@ def read(session, resource_type, logical_id):
 def search(session, search):
     """Run a parsed search: the page of matches, its includes, and its total (see _total)."""
     model = MODELS[search.resource_type]
-    statement = sa.select(model).where(*(condition(model, item) for item in search.filters))
+    statement = sa.select(model).where(*conditions(model, search.filters))
     rows = []
-    if search.count:
+    if search.count and _by_name(search):
+        rows = _page_by_name(session, search, _by_name(search))
+    elif search.count:
         paged = statement.order_by(*_ORDER[search.resource_type])
         paged = paged.offset(search.offset).limit(search.count + 1)
         rows = list(session.scalars(paged))
@@ -57,6 +61,38 @@ def search(session, search):
     converted = _to_resources(session, rows + included)
     matches, included = converted[: len(rows)], converted[len(rows) :]
     return Page(matches, included, outcomes, total, has_next)
+
+
+def _by_name(search):
+    """The `name` filter (prefix) of a Practitioner search, or None."""
+    if search.resource_type != "Practitioner":
+        return None
+    return next(
+        (item for item in search.filters if item.name == "name" and not item.modifier), None
+    )
+
+
+def _page_by_name(session, search, name_filter):
+    """A page of a search by name: the family-name matches first, then the given-name ones.
+
+    Each part is read in the order of its own index, (family, given) or (given, family), and
+    only up to the page's end: a common name costs a page, not a sort of all its namesakes.
+    """
+    others = conditions(Practitioner, [item for item in search.filters if item is not name_filter])
+    family = condition(Practitioner, replace(name_filter, name="family"))
+    given = condition(Practitioner, replace(name_filter, name="given"))
+    end = search.offset + search.count + 1
+    ids = _ids(session, [family, *others], _FAMILY_FIRST, end)
+    if len(ids) < end:
+        ids += _ids(session, [given, sa.not_(family), *others], _GIVEN_FIRST, end - len(ids))
+    ids = ids[search.offset :]
+    rows = {row.id: row for row in _rows_by_id(session, Practitioner, ids)}
+    return [rows[key] for key in ids]
+
+
+def _ids(session, where, order, limit):
+    statement = sa.select(Practitioner.id).where(*where).order_by(*order).limit(limit)
+    return list(session.scalars(statement))
 
 
 def _total(session, search, statement, rows, has_next):
