@@ -46,17 +46,19 @@ def read(session, resource_type, logical_id):
 def search(session, search):
     """Run a parsed search: the page of matches, its includes, and its total (see _total)."""
     model = MODELS[search.resource_type]
-    statement = sa.select(model).where(*conditions(model, search.filters))
+    where = conditions(model, search.filters)
+    name_filter = _by_name(search)
+    parts = _name_parts(search, name_filter) if name_filter else [where]
     rows = []
-    if search.count and _by_name(search):
-        rows = _page_by_name(session, search, _by_name(search))
+    if search.count and name_filter:
+        rows = _page_by_name(session, search, parts)
     elif search.count:
-        paged = statement.order_by(*_ORDER[search.resource_type])
+        paged = sa.select(model).where(*where).order_by(*_ORDER[search.resource_type])
         paged = paged.offset(search.offset).limit(search.count + 1)
         rows = list(session.scalars(paged))
     has_next = len(rows) > search.count
     rows = rows[: search.count]
-    total = _total(session, search, statement, rows, has_next)
+    total = _total(session, search, model, parts, rows, has_next)
     included, outcomes = _included(session, search, rows)
     converted = _to_resources(session, rows + included)
     matches, included = converted[: len(rows)], converted[len(rows) :]
@@ -72,44 +74,56 @@ def _by_name(search):
     )
 
 
-def _page_by_name(session, search, name_filter):
+def _name_parts(search, name_filter):
+    """The conditions of the two parts of a search by name, which never overlap: the
+    family-name matches, then the given-name matches whose family name does not match."""
+    others = conditions(Practitioner, [item for item in search.filters if item is not name_filter])
+    family = condition(Practitioner, replace(name_filter, name="family"))
+    given = condition(Practitioner, replace(name_filter, name="given"))
+    return [[family, *others], [given, sa.not_(family), *others]]
+
+
+def _page_by_name(session, search, parts):
     """A page of a search by name: the family-name matches first, then the given-name ones.
 
     Each part is read in the order of its own index, (family, given) or (given, family), and
     only up to the page's end: a common name costs a page, not a sort of all its namesakes.
     """
-    others = conditions(Practitioner, [item for item in search.filters if item is not name_filter])
-    family = condition(Practitioner, replace(name_filter, name="family"))
-    given = condition(Practitioner, replace(name_filter, name="given"))
     end = search.offset + search.count + 1
-    ids = _ids(session, [family, *others], _FAMILY_FIRST, end)
-    if len(ids) < end:
-        ids += _ids(session, [given, sa.not_(family), *others], _GIVEN_FIRST, end - len(ids))
+    ids = []
+    for where, order in zip(parts, (_FAMILY_FIRST, _GIVEN_FIRST), strict=True):
+        if len(ids) < end:
+            statement = sa.select(Practitioner.id).where(*where).order_by(*order)
+            ids += session.scalars(statement.limit(end - len(ids)))
     ids = ids[search.offset :]
     rows = {row.id: row for row in _rows_by_id(session, Practitioner, ids)}
     return [rows[key] for key in ids]
 
 
-def _ids(session, where, order, limit):
-    statement = sa.select(Practitioner.id).where(*where).order_by(*order).limit(limit)
-    return list(session.scalars(statement))
-
-
-def _total(session, search, statement, rows, has_next):
+def _total(session, search, model, parts, rows, has_next):
     """Bundle.total: exact when asked (_total=accurate), none with _total=none; otherwise exact
-    up to spec.TOTAL_LIMIT matches and left out above, so that a common name costs no full count."""
+    up to spec.TOTAL_LIMIT matches and left out above, so that a common name costs no full count.
+
+    `parts` are the conditions of disjoint parts of the matches, each counted on its own index.
+    """
     if search.total == "none":
         return None
     if rows and not has_next:  # the last page: its rows tell the total
         return search.offset + len(rows)
     if search.total == "accurate":
-        return _count(session, statement)
-    total = _count(session, statement.limit(spec.TOTAL_LIMIT + 1))
-    return total if total <= spec.TOTAL_LIMIT else None
+        return sum(_count(session, model, where) for where in parts)
+    total = 0
+    for where in parts:
+        total += _count(session, model, where, limit=spec.TOTAL_LIMIT + 1 - total)
+        if total > spec.TOTAL_LIMIT:
+            return None
+    return total
 
 
-def _count(session, statement):
-    return session.scalar(sa.select(sa.func.count()).select_from(statement.subquery()))
+def _count(session, model, where, limit=None):
+    # A constant rather than the columns: a count within an index reads no table row.
+    matches = sa.select(sa.literal(1)).select_from(model).where(*where).limit(limit)
+    return session.scalar(sa.select(sa.func.count()).select_from(matches.subquery()))
 
 
 def _included(session, search, rows):
