@@ -136,3 +136,36 @@ def test_it_pages_a_name_search_family_matches_first_then_given_name_ones(
         seen += [entry["resource"]["name"][0]["family"] for entry in page.get("entry", [])]
     assert seen == ["Marchand", "Marin", "Bon", "Abel"]  # then by given name: Marc, Marine
     assert page["total"] == 4
+
+
+def test_it_pages_a_role_search_by_practitioner_name_in_name_order(app, client, gp, db_session):
+    place = samples.organization(db_session, "finess:290000017", "CH Quimper", "Quimper", "29000")
+    for number, (family, given) in enumerate(
+        [("Abel", "Marine"), ("Marin", "Zoé"), ("Marchand", "Alice"), ("Bon", "Marc")]
+    ):
+        who = samples.practitioner(db_session, f"81000000001{number}", family, given)
+        db_session.flush()
+        samples.role(db_session, who, place, savoir_faire="SM54")
+    db_session.commit()
+    query = (
+        "/fhir/PractitionerRole?practitioner.name=mar&specialty=SM54"
+        "&_include=PractitionerRole:practitioner"
+    )
+    first = client.get(query + "&_count=3", headers=gp).json
+    assert "total" not in first  # spread over two tables: counted only when asked
+    assert client.get(query + "&_count=3&_total=accurate", headers=gp).json["total"] == 4
+    seen = []
+    for offset in (0, 3):
+        page = client.get(f"{query}&_count=3&_offset={offset}", headers=gp).json
+        included = {
+            entry["resource"]["id"]: entry["resource"]["name"][0]["family"]
+            for entry in page["entry"]
+            if entry["search"]["mode"] == "include"
+        }
+        seen += [
+            included[entry["resource"]["practitioner"]["reference"].split("/")[1]]
+            for entry in page["entry"]
+            if entry["search"]["mode"] == "match"
+        ]
+    assert seen == ["Marchand", "Marin", "Bon", "Abel"]
+    assert page["total"] == 4

@@ -29,15 +29,16 @@ MODELS = {
 _POSTCODE = re.compile(r"^\d{1,5}$")
 
 
-def conditions(model, search_filters):
-    """The SQL conditions of a search's filters (all must hold).
+def conditions(model, search_filters, led=False):
+    """The SQL conditions of a search's filters (all must hold); `led`: another condition,
+    left out of these, leads the search.
 
     With a chain among them, one filter leads, the practitioner's name before the place: on
     SQLite, which has no statistics, the others are compared without their index. It would
     otherwise read every role of a common speciality or of a whole département, rather than
     the roles of the few practitioners named.
     """
-    leader = _leader(search_filters)
+    leader = "elsewhere" if led else _leader(search_filters)
     return [
         condition(model, item, indexed=leader is None or item is leader or not _steered(item))
         for item in search_filters

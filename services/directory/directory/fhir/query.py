@@ -48,61 +48,80 @@ def search(session, search):
     model = MODELS[search.resource_type]
     where = conditions(model, search.filters)
     name_filter = _by_name(search)
-    parts = _name_parts(search, name_filter) if name_filter else [where]
+    source = _source(model, name_filter)
+    parts = _name_parts(search, model, name_filter) if name_filter else [where]
     rows = []
     if search.count and name_filter:
-        rows = _page_by_name(session, search, parts)
+        rows = _page_by_name(session, search, model, source, parts)
     elif search.count:
         paged = sa.select(model).where(*where).order_by(*_ORDER[search.resource_type])
         paged = paged.offset(search.offset).limit(search.count + 1)
         rows = list(session.scalars(paged))
     has_next = len(rows) > search.count
     rows = rows[: search.count]
-    total = _total(session, search, model, parts, rows, has_next)
+    total = _total(session, search, source, parts, rows, has_next)
     included, outcomes = _included(session, search, rows)
     converted = _to_resources(session, rows + included)
     matches, included = converted[: len(rows)], converted[len(rows) :]
     return Page(matches, included, outcomes, total, has_next)
 
 
+_NAME_FILTERS = {"Practitioner": "name", "PractitionerRole": "practitioner.name"}
+
+
 def _by_name(search):
-    """The `name` filter (prefix) of a Practitioner search, or None."""
-    if search.resource_type != "Practitioner":
-        return None
+    """The name filter (prefix) a search pages by: `name` of a Practitioner search, or
+    `practitioner.name` of a role search; None for any other search."""
+    wanted = _NAME_FILTERS.get(search.resource_type)
     return next(
-        (item for item in search.filters if item.name == "name" and not item.modifier), None
+        (item for item in search.filters if item.name == wanted and not item.modifier), None
     )
 
 
-def _name_parts(search, name_filter):
+def _source(model, name_filter):
+    """What a search reads: its table, joined to the practitioners when a role search is led
+    by their name (it is then read in their name's order)."""
+    if model is PractitionerRole and name_filter:
+        return sa.join(PractitionerRole, Practitioner)
+    return model
+
+
+def _name_parts(search, model, name_filter):
     """The conditions of the two parts of a search by name, which never overlap: the
     family-name matches, then the given-name matches whose family name does not match."""
-    others = conditions(Practitioner, [item for item in search.filters if item is not name_filter])
+    rest = [item for item in search.filters if item is not name_filter]
+    others = conditions(model, rest, led=True)
     family = condition(Practitioner, replace(name_filter, name="family"))
     given = condition(Practitioner, replace(name_filter, name="given"))
     return [[family, *others], [given, sa.not_(family), *others]]
 
 
-def _page_by_name(session, search, parts):
+def _page_by_name(session, search, model, source, parts):
     """A page of a search by name: the family-name matches first, then the given-name ones.
 
     Each part is read in the order of its own index, (family, given) or (given, family), and
     only up to the page's end: a common name costs a page, not a sort of all its namesakes.
+    A role search by its practitioner's name reads the roles of each practitioner in turn.
     """
     end = search.offset + search.count + 1
     ids = []
     for where, order in zip(parts, (_FAMILY_FIRST, _GIVEN_FIRST), strict=True):
         if len(ids) < end:
-            statement = sa.select(Practitioner.id).where(*where).order_by(*order)
+            statement = sa.select(model.id).select_from(source).where(*where)
+            statement = statement.order_by(
+                *order, *([model.id] if model is not Practitioner else [])
+            )
             ids += session.scalars(statement.limit(end - len(ids)))
     ids = ids[search.offset :]
-    rows = {row.id: row for row in _rows_by_id(session, Practitioner, ids)}
+    rows = {row.id: row for row in _rows_by_id(session, model, ids)}
     return [rows[key] for key in ids]
 
 
-def _total(session, search, model, parts, rows, has_next):
+def _total(session, search, source, parts, rows, has_next):
     """Bundle.total: exact when asked (_total=accurate), none with _total=none; otherwise exact
     up to spec.TOTAL_LIMIT matches and left out above, so that a common name costs no full count.
+    A role search led by its practitioner's name counts only when asked: its matches are spread
+    over two tables and counting them costs many times its page.
 
     `parts` are the conditions of disjoint parts of the matches, each counted on its own index.
     """
@@ -111,18 +130,20 @@ def _total(session, search, model, parts, rows, has_next):
     if rows and not has_next:  # the last page: its rows tell the total
         return search.offset + len(rows)
     if search.total == "accurate":
-        return sum(_count(session, model, where) for where in parts)
+        return sum(_count(session, source, where) for where in parts)
+    if search.total is None and isinstance(source, sa.Join):
+        return None
     total = 0
     for where in parts:
-        total += _count(session, model, where, limit=spec.TOTAL_LIMIT + 1 - total)
+        total += _count(session, source, where, limit=spec.TOTAL_LIMIT + 1 - total)
         if total > spec.TOTAL_LIMIT:
             return None
     return total
 
 
-def _count(session, model, where, limit=None):
+def _count(session, source, where, limit=None):
     # A constant rather than the columns: a count within an index reads no table row.
-    matches = sa.select(sa.literal(1)).select_from(model).where(*where).limit(limit)
+    matches = sa.select(sa.literal(1)).select_from(source).where(*where).limit(limit)
     return session.scalar(sa.select(sa.func.count()).select_from(matches.subquery()))
 
 
