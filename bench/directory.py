@@ -555,8 +555,9 @@ def report_searches(backend, searches):
             print(f"  {each.failed} failed, first: {each.example}")
     print(f"target: p95 <= {TARGETS['p95_ms']} ms; CPU/req = CPU ms of the web process per request"
           " (the database server's own CPU not included); ratio = naive p95 / API p95;"
-          " matches = totals of each term's first request (API, absent above"
-          " the count limit) and of each naive count")  # fmt: skip
+          " matches = totals of each term's first request (API: absent above"
+          " the count limit, and for role searches by name unless asked)"
+          " and of each naive count")  # fmt: skip
 
 
 def as_json(results, changes):
