@@ -7,7 +7,7 @@ UV ?= $(shell command -v uv 2>/dev/null || echo $(UV_BIN_DIR)/uv)
 PYTHON ?= python3
 PYTEST_ARGS ?=
 
-.PHONY: help install run totp test e2e lint bench clean
+.PHONY: help install run totp test e2e lint bench bench-directory clean
 
 help: ## list the commands
 	@grep -hE '^[a-z0-9-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -42,6 +42,11 @@ lint: install ## ruff, and the import contract that keeps services independent
 
 bench: install ## identity throughput and memory against Keycloak's sizing and our targets
 	$(UV) run --frozen python bench/identity.py
+
+ROWS ?= 2000000
+BACKEND ?= both
+bench-directory: install ## directory import and search speed at national size: make bench-directory ROWS=200000 BACKEND=sqlite
+	$(UV) run --frozen python bench/directory.py --rows $(ROWS) --backend $(BACKEND)
 
 clean: ## remove local databases, metrics files and caches
 	rm -rf var/ .pytest_cache .ruff_cache .venv/.installed

@@ -61,8 +61,8 @@ class Practitioner(Base):
     civilite_exercice: so.Mapped[str] = so.mapped_column(sa.String(10), default="")
     family: so.Mapped[str] = so.mapped_column(sa.String(100))
     given: so.Mapped[str] = so.mapped_column(sa.String(100), default="")
-    family_search: so.Mapped[str] = so.mapped_column(SearchText(100), index=True)
-    given_search: so.Mapped[str] = so.mapped_column(SearchText(100), index=True)
+    family_search: so.Mapped[str] = so.mapped_column(SearchText(100))
+    given_search: so.Mapped[str] = so.mapped_column(SearchText(100))
     professions: so.Mapped[str] = so.mapped_column(sa.String(100), default="")  # codes, spaced
     active: so.Mapped[bool] = so.mapped_column(default=True, index=True)
     fingerprint: so.Mapped[str] = so.mapped_column(sa.String(32))
@@ -73,6 +73,13 @@ class Practitioner(Base):
     deactivated_at: so.Mapped[dt.datetime | None] = so.mapped_column(UTCDateTime)
 
     roles: so.WriteOnlyMapped["PractitionerRole"] = so.relationship(back_populates="practitioner")
+
+    # A name search reads the matches of a prefix in the order it shows them, and stops at the
+    # page's end: by family then given name, and for given-name matches by given then family.
+    __table_args__ = (
+        sa.Index(None, "family_search", "given_search"),
+        sa.Index(None, "given_search", "family_search"),
+    )
 
 
 class Organization(Base):

@@ -114,6 +114,17 @@ def test_it_counts_all_matches_unless_asked_not_to(fhir, directory):
     assert fhir("Practitioner?_count=0")["total"] == 5
 
 
+def test_it_counts_a_large_result_only_when_asked_to(fhir, db_session, monkeypatch):
+    monkeypatch.setattr(spec, "TOTAL_LIMIT", 4)
+    samples.namesakes(db_session, "Petit", 6)
+    assert "total" not in fhir("Practitioner?family=petit&_count=2")
+    assert "total" not in fhir("Practitioner?family=petit&_count=2&_total=estimate")
+    assert fhir("Practitioner?family=petit&_count=2&_total=accurate")["total"] == 6
+    assert fhir("Practitioner?family=petit&_count=2&_offset=4")["total"] == 6
+    assert fhir("Practitioner?family=petit&_count=0&_total=accurate")["total"] == 6
+    assert fhir("Practitioner?family=pet&given=a000,a001,a002,a003&_count=2")["total"] == 4
+
+
 def test_it_pages_with_links_followed_to_the_end_and_back(fhir, db_session):
     samples.namesakes(db_session, "Petit", 23)
     bundle = fhir("Practitioner?family=petit&_count=5")

@@ -201,3 +201,55 @@ def test_it_filters_organizations_on_active_last_updated_and_id(fhir, directory)
     assert len(ids(fhir("Organization?active=true"))) == 3
     assert ids(fhir("Organization?_lastUpdated=lt2000")) == set()
     assert ids(fhir(f"Organization?_id={directory.chu.id}")) == {str(directory.chu.id)}
+
+
+def test_it_finds_roles_by_their_practitioners_name_through_a_chain(fhir, directory):
+    roles = directory.roles
+    both = {str(roles.neurologist.id), str(roles.gp.id)}
+    assert ids(fhir("PractitionerRole?practitioner.name=lefev")) == both
+    assert ids(fhir("PractitionerRole?practitioner.family=LEFÈ")) == both | {str(roles.nurse.id)}
+    assert ids(fhir("PractitionerRole?practitioner.given:exact=Marie")) == {str(roles.nurse.id)}
+    assert ids(fhir("PractitionerRole?practitioner.identifier=810003333333")) == {
+        str(roles.anaesthetist.id)
+    }
+
+
+def test_it_combines_name_speciality_and_postcode_in_one_role_search(fhir, directory):
+    roles = directory.roles
+    found = fhir(
+        "PractitionerRole?practitioner.name=lefevre&specialty=SM54"
+        "&organization.address-postalcode=42&_include=PractitionerRole:practitioner"
+    )
+    assert ids(found) == {str(roles.gp.id)}
+    assert ids(found, "include") == {str(directory.lefevre.id)}
+    assert found["total"] == 1
+    assert ids(fhir("PractitionerRole?organization.address-postalcode=35033")) == {
+        str(roles.neurologist.id),
+        str(roles.former.id),
+        str(roles.anaesthetist.id),
+    }
+    assert ids(
+        fhir("PractitionerRole?practitioner.name=lefevre&organization.address-city=saint-et")
+    ) == {str(roles.gp.id)}
+    assert ids(fhir("PractitionerRole?specialty=SM32&organization.name=cabinet")) == set()
+
+
+def test_it_keeps_the_chains_in_its_paging_links(fhir, directory):
+    bundle = fhir("PractitionerRole?practitioner.family=lefe&_count=1")
+    links = {link["relation"]: link["url"] for link in bundle["link"]}
+    assert "practitioner.family=lefe" in links["next"]
+    assert len(ids(fhir(links["next"].split("/fhir/", 1)[1]))) == 1
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "PractitionerRole?practitioner.mailbox-mss=a@b.fr",
+        "PractitionerRole?organization.partof=x",
+        "PractitionerRole?patient.name=lefe",
+        "Practitioner?organization.name=chu",
+        "PractitionerRole?organization.address-postalcode=rennes",
+    ],
+)
+def test_it_refuses_a_chain_it_does_not_support(fhir, directory, query):
+    assert fhir(query, status=400)["issue"][0]["code"] == "invalid"

@@ -98,12 +98,18 @@ def _resource_capability(kind):
     return capability
 
 
+_TOTAL_DOCUMENTATION = (
+    "accurate counts every match; by default (and with estimate) the total is given up to"
+    f" {spec.TOTAL_LIMIT} matches and left out above; none skips the count."
+)
+
+
 def _paging_parameters():
     return [
         {"name": name, "type": kind, "documentation": text}
         for name, kind, text in (
             ("_count", "number", "Page size: 20 by default, 100 at most."),
             ("_offset", "number", "Rank of the page's first match."),
-            ("_total", "token", "none skips the count; estimate and accurate count exactly."),
+            ("_total", "token", _TOTAL_DOCUMENTATION),
         )
     ]

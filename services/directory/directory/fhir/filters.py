@@ -8,12 +8,17 @@ serves them whatever the column's collation.
 
 import re
 import uuid
+from dataclasses import replace
+from typing import ClassVar
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql import visitors
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from directory.fhir import resources, spec
-from directory.fhir.params import SearchError
+from directory.fhir.params import SearchError, chain_target
 from directory.models import Mailbox, Organization, Practitioner, PractitionerRole, search_key
 
 MODELS = {
@@ -24,10 +29,75 @@ MODELS = {
 _POSTCODE = re.compile(r"^\d{1,5}$")
 
 
-def condition(model, search_filter):
-    """The SQL condition of one filter: any of its values (OR)."""
-    build = _BUILDERS[(model.__name__, search_filter.name)]
-    return sa.or_(*(build(model, search_filter.modifier, value) for value in search_filter.values))
+def conditions(model, search_filters, led=False):
+    """The SQL conditions of a search's filters (all must hold); `led`: another condition,
+    left out of these, leads the search.
+
+    With a chain among them, one filter leads, the practitioner's name before the place: on
+    SQLite, which has no statistics, the others are compared without their index. It would
+    otherwise read every role of a common speciality or of a whole département, rather than
+    the roles of the few practitioners named.
+    """
+    leader = "elsewhere" if led else _leader(search_filters)
+    return [
+        condition(model, item, indexed=leader is None or item is leader or not _steered(item))
+        for item in search_filters
+    ]
+
+
+def _leader(search_filters):
+    for reference in ("practitioner.", "organization."):
+        for item in search_filters:
+            if item.name.startswith(reference):
+                return item
+    return None
+
+
+def _steered(search_filter):
+    return "." in search_filter.name or search_filter.name in _CODES
+
+
+class Unindexed(sa.sql.expression.ColumnElement):
+    """A column that SQLite must not look up through an index (`+column`); as is elsewhere."""
+
+    inherit_cache = True
+    _traverse_internals: ClassVar = [("column", InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, column):
+        self.column = column
+        self.type = column.type
+
+
+@compiles(Unindexed)
+def _compile_unindexed(element, compiler, **kw):
+    return compiler.process(element.column, **kw)
+
+
+@compiles(Unindexed, "sqlite")
+def _compile_unindexed_sqlite(element, compiler, **kw):
+    return "+" + compiler.process(element.column, **kw)
+
+
+def _without_index(clause):
+    return visitors.replacement_traverse(
+        clause, {}, lambda element: Unindexed(element) if isinstance(element, sa.Column) else None
+    )
+
+
+def condition(model, search_filter, indexed=True):
+    """The SQL condition of one filter: any of its values (OR); see Unindexed for `indexed`."""
+    target_type, reference, name = chain_target(model.__name__, search_filter.name)
+    if reference:
+        column = getattr(model, f"{reference}_id")
+        column = column if indexed else Unindexed(column)
+        target, target_filter = MODELS[target_type], replace(search_filter, name=name)
+        # The referenced rows that match, as a subquery the roles are then looked up by.
+        return column.in_(sa.select(target.id).where(condition(target, target_filter)))
+    build = _BUILDERS[(model.__name__, name)]
+    clause = sa.or_(
+        *(build(model, search_filter.modifier, value) for value in search_filter.values)
+    )
+    return clause if indexed else _without_index(clause)
 
 
 def as_uuid(value):
@@ -188,6 +258,7 @@ def _part_of(model, _modifier, value):
     return model.part_of == finess
 
 
+_CODES = ("specialty", "role")
 _COMMON = {"_id": _id, "active": _active, "_lastUpdated": _last_updated}
 _BUILDERS = {
     **{(kind, name): build for kind in MODELS for name, build in _COMMON.items()},

@@ -64,7 +64,7 @@ class Search:
     filters: list[Filter] = field(default_factory=list)
     count: int = DEFAULT_COUNT
     offset: int = 0
-    total: str = "accurate"
+    total: str | None = None  # None: not asked, the server's choice (query.TOTAL_LIMIT)
     includes: list[str] = field(default_factory=list)
     revincludes: list[str] = field(default_factory=list)
 
@@ -76,7 +76,7 @@ class Search:
             items.append((name, item.raw))
         items += [("_include", value) for value in self.includes]
         items += [("_revinclude", value) for value in self.revincludes]
-        if self.total != "accurate":
+        if self.total:
             items.append(("_total", self.total))
         items.append(("_count", str(self.count)))
         return items
@@ -103,7 +103,7 @@ def parse_search(resource_type, pairs):
 
 def parse_filter(resource_type, name, modifier, raw_value):
     """One search-parameter occurrence as a Filter, or a SearchError."""
-    kind = spec.SEARCH_PARAMETERS[resource_type].get(name)
+    kind = _parameter_kind(resource_type, name)
     if kind is None:
         raise SearchError(f"The search parameter '{name}' is not supported on {resource_type}.")
     if modifier not in spec.MODIFIERS[kind]:
@@ -112,8 +112,28 @@ def parse_filter(resource_type, name, modifier, raw_value):
     if any(not part for part in parts):
         raise SearchError(f"The parameter '{name}' has an empty value.")
     parser = _VALUE_PARSERS[kind]
-    values = tuple(parser(name, part, resource_type) for part in parts)
+    target_type = chain_target(resource_type, name)[0]
+    values = tuple(parser(name, part, target_type) for part in parts)
     return Filter(name, modifier, values, raw_value)
+
+
+def chain_target(resource_type, name):
+    """(resource type, reference parameter, its parameter) of a chained name like
+    `practitioner.name`; (resource_type, None, name) for a plain parameter."""
+    reference, dot, target_name = name.partition(".")
+    if not dot:
+        return resource_type, None, name
+    return spec.REFERENCE_TARGETS[(resource_type, reference)], reference, target_name
+
+
+def _parameter_kind(resource_type, name):
+    reference, dot, target_name = name.partition(".")
+    if not dot:
+        return spec.SEARCH_PARAMETERS[resource_type].get(name)
+    if target_name not in spec.CHAINS.get((resource_type, reference), ()):
+        return None
+    target_type = spec.REFERENCE_TARGETS[(resource_type, reference)]
+    return spec.SEARCH_PARAMETERS[target_type][target_name]
 
 
 def _no_modifier(raw_name, modifier):

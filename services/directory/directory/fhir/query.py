@@ -5,19 +5,21 @@ _include / _revinclude, then the mailboxes and legal entities the resources show
 """
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import sqlalchemy as sa
 
-from directory.fhir import documents, resources
-from directory.fhir.filters import MODELS, as_uuid, condition
+from directory.fhir import documents, resources, spec
+from directory.fhir.filters import MODELS, as_uuid, condition, conditions
 from directory.models import Mailbox, Organization, Practitioner, PractitionerRole
 
 # A hospital may have thousands of roles: a page includes that many at most, and says so.
 MAX_REVINCLUDED = 1000
 
+_FAMILY_FIRST = (Practitioner.family_search, Practitioner.given_search, Practitioner.id)
+_GIVEN_FIRST = (Practitioner.given_search, Practitioner.family_search, Practitioner.id)
 _ORDER = {
-    "Practitioner": (Practitioner.family_search, Practitioner.given_search, Practitioner.id),
+    "Practitioner": _FAMILY_FIRST,
     "PractitionerRole": (PractitionerRole.id,),
     "Organization": (Organization.name_search, Organization.id),
 }
@@ -42,25 +44,107 @@ def read(session, resource_type, logical_id):
 
 
 def search(session, search):
-    """Run a parsed search: the page of matches, its includes, the total unless _total=none."""
+    """Run a parsed search: the page of matches, its includes, and its total (see _total)."""
     model = MODELS[search.resource_type]
-    statement = sa.select(model).where(*(condition(model, item) for item in search.filters))
-    total = None if search.total == "none" else _count(session, statement)
+    where = conditions(model, search.filters)
+    name_filter = _by_name(search)
+    source = _source(model, name_filter)
+    parts = _name_parts(search, model, name_filter) if name_filter else [where]
     rows = []
-    if search.count:
-        paged = statement.order_by(*_ORDER[search.resource_type])
+    if search.count and name_filter:
+        rows = _page_by_name(session, search, model, source, parts)
+    elif search.count:
+        paged = sa.select(model).where(*where).order_by(*_ORDER[search.resource_type])
         paged = paged.offset(search.offset).limit(search.count + 1)
         rows = list(session.scalars(paged))
     has_next = len(rows) > search.count
     rows = rows[: search.count]
+    total = _total(session, search, source, parts, rows, has_next)
     included, outcomes = _included(session, search, rows)
     converted = _to_resources(session, rows + included)
     matches, included = converted[: len(rows)], converted[len(rows) :]
     return Page(matches, included, outcomes, total, has_next)
 
 
-def _count(session, statement):
-    return session.scalar(sa.select(sa.func.count()).select_from(statement.subquery()))
+_NAME_FILTERS = {"Practitioner": "name", "PractitionerRole": "practitioner.name"}
+
+
+def _by_name(search):
+    """The name filter (prefix) a search pages by: `name` of a Practitioner search, or
+    `practitioner.name` of a role search; None for any other search."""
+    wanted = _NAME_FILTERS.get(search.resource_type)
+    return next(
+        (item for item in search.filters if item.name == wanted and not item.modifier), None
+    )
+
+
+def _source(model, name_filter):
+    """What a search reads: its table, joined to the practitioners when a role search is led
+    by their name (it is then read in their name's order)."""
+    if model is PractitionerRole and name_filter:
+        return sa.join(PractitionerRole, Practitioner)
+    return model
+
+
+def _name_parts(search, model, name_filter):
+    """The conditions of the two parts of a search by name, which never overlap: the
+    family-name matches, then the given-name matches whose family name does not match."""
+    rest = [item for item in search.filters if item is not name_filter]
+    others = conditions(model, rest, led=True)
+    family = condition(Practitioner, replace(name_filter, name="family"))
+    given = condition(Practitioner, replace(name_filter, name="given"))
+    return [[family, *others], [given, sa.not_(family), *others]]
+
+
+def _page_by_name(session, search, model, source, parts):
+    """A page of a search by name: the family-name matches first, then the given-name ones.
+
+    Each part is read in the order of its own index, (family, given) or (given, family), and
+    only up to the page's end: a common name costs a page, not a sort of all its namesakes.
+    A role search by its practitioner's name reads the roles of each practitioner in turn.
+    """
+    end = search.offset + search.count + 1
+    ids = []
+    for where, order in zip(parts, (_FAMILY_FIRST, _GIVEN_FIRST), strict=True):
+        if len(ids) < end:
+            statement = sa.select(model.id).select_from(source).where(*where)
+            statement = statement.order_by(
+                *order, *([model.id] if model is not Practitioner else [])
+            )
+            ids += session.scalars(statement.limit(end - len(ids)))
+    ids = ids[search.offset :]
+    rows = {row.id: row for row in _rows_by_id(session, model, ids)}
+    return [rows[key] for key in ids]
+
+
+def _total(session, search, source, parts, rows, has_next):
+    """Bundle.total: exact when asked (_total=accurate), none with _total=none; otherwise exact
+    up to spec.TOTAL_LIMIT matches and left out above, so that a common name costs no full count.
+    A role search led by its practitioner's name counts only when asked: its matches are spread
+    over two tables and counting them costs many times its page.
+
+    `parts` are the conditions of disjoint parts of the matches, each counted on its own index.
+    """
+    if search.total == "none":
+        return None
+    if rows and not has_next:  # the last page: its rows tell the total
+        return search.offset + len(rows)
+    if search.total == "accurate":
+        return sum(_count(session, source, where) for where in parts)
+    if search.total is None and isinstance(source, sa.Join):
+        return None
+    total = 0
+    for where in parts:
+        total += _count(session, source, where, limit=spec.TOTAL_LIMIT + 1 - total)
+        if total > spec.TOTAL_LIMIT:
+            return None
+    return total
+
+
+def _count(session, source, where, limit=None):
+    # A constant rather than the columns: a count within an index reads no table row.
+    matches = sa.select(sa.literal(1)).select_from(source).where(*where).limit(limit)
+    return session.scalar(sa.select(sa.func.count()).select_from(matches.subquery()))
 
 
 def _included(session, search, rows):

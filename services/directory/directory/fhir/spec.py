@@ -32,6 +32,10 @@ EMAIL_TYPE_EXTENSION = (
 )
 EMAIL_TYPE = f"{NOS}/TRE_R256-TypeMessagerie/FHIR/TRE-R256-TypeMessagerie"
 
+# Without _total=accurate, a search counts its matches up to this many (FHIR leaves the default
+# to the server): counting the 20,000 namesakes of a common name would cost more than the page.
+TOTAL_LIMIT = 1000
+
 RESOURCE_TYPES = ("Practitioner", "PractitionerRole", "Organization")
 
 _COMMON = {"_id": "id", "_lastUpdated": "date", "active": "boolean", "mailbox-mss": "address"}
@@ -79,6 +83,20 @@ REFERENCE_TARGETS = {
     ("Organization", "partof"): "Organization",
 }
 
+# Chained parameters (FHIR R4 Search §3.1.1.4.8): a reference parameter, a dot, then a parameter
+# of the resource it points to, e.g. PractitionerRole?practitioner.name=lefe. They let one search
+# combine a name, a speciality and a place, as the portal's form does.
+CHAINS = {
+    ("PractitionerRole", "practitioner"): ("identifier", "family", "given", "name"),
+    ("PractitionerRole", "organization"): (
+        "identifier",
+        "name",
+        "address-city",
+        "address-postalcode",
+        "type",
+    ),
+}
+
 INCLUDES = {
     "Practitioner": (),
     "PractitionerRole": ("PractitionerRole:practitioner", "PractitionerRole:organization"),
@@ -100,8 +118,15 @@ DOCUMENTATION = {
     "family": "Family name: accent- and case-insensitive prefix; :exact, :contains.",
     "given": "Given name: accent- and case-insensitive prefix; :exact, :contains.",
     "name": "Any part of the name: accent- and case-insensitive prefix; :exact, :contains.",
-    "practitioner": "The practitioner of the role (Practitioner/id or id).",
-    "organization": "The organisation of the role (Organization/id or id).",
+    "practitioner": (
+        "The practitioner of the role (Practitioner/id or id); chains: practitioner.identifier,"
+        " practitioner.family, practitioner.given, practitioner.name."
+    ),
+    "organization": (
+        "The organisation of the role (Organization/id or id); chains: organization.identifier,"
+        " organization.name, organization.address-city, organization.address-postalcode,"
+        " organization.type."
+    ),
     "role": "The profession (G15) or function (R21) of the role: system|code or code.",
     "specialty": "The savoir-faire of the role (R38 specialités ordinales...): system|code.",
     "address-city": "The city: accent- and case-insensitive prefix; :exact, :contains.",
