@@ -1,7 +1,7 @@
 """import lease: the heartbeat and the attempts of an import run, to recover abandoned runs
 
-Revision ID: 0004_import_lease
-Revises: 0003_import_staging
+Revision ID: 0005_import_lease
+Revises: 0004_name_order_indexes
 Create Date: 2026-11-29
 """
 
@@ -9,8 +9,8 @@ import sqlalchemy as sa
 from alembic import op
 from servicekit.models import UTCDateTime
 
-revision = "0004_import_lease"
-down_revision = "0003_import_staging"
+revision = "0005_import_lease"
+down_revision = "0004_name_order_indexes"
 branch_labels = None
 depends_on = None
 
