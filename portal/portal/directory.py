@@ -5,7 +5,6 @@ only what a FHIR resource of the Annuaire Santé profile carries.
 """
 
 import re
-import unicodedata
 from typing import Annotated
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -113,41 +112,40 @@ def unavailable(exc):
 
 
 def _search(criteria):
-    """The directory search that best serves the criteria, and its rows for the page."""
+    """The directory search that serves the criteria, and its rows for the page.
+
+    A profession or speciality, or a name with a place, is a search of activities
+    (PractitionerRole) whose chained parameters carry the name and the place, so the directory
+    combines every criterion before paging; a name alone searches practitioners, a place alone
+    organisations.
+    """
     paging = {"_count": PAGE_SIZE, "_offset": (criteria.page - 1) * PAGE_SIZE}
-    if criteria.filtre:
-        kind, code = criteria.filtre.split("-", 1)
-        params = {"role" if kind == "p" else "specialty": code, "_include": INCLUDES, **paging}
-        bundle = fhir("/PractitionerRole", params)
-        return bundle, [row for row in activity_rows(bundle) if _matches(row, criteria)]
+    if criteria.filtre or (criteria.nom and criteria.lieu):
+        bundle = fhir("/PractitionerRole", {**_activity_criteria(criteria), **paging})
+        return bundle, activity_rows(bundle)
     if criteria.nom:
         params = {"name": criteria.nom, "_revinclude": "PractitionerRole:practitioner", **paging}
         bundle = fhir("/Practitioner", params)
         return bundle, practitioner_rows(bundle)
-    place = "address-postalcode" if POSTCODE.fullmatch(criteria.lieu) else "address-city"
-    bundle = fhir("/Organization", {place: criteria.lieu, **paging})
+    bundle = fhir("/Organization", {_place_parameter(criteria.lieu): criteria.lieu, **paging})
     return bundle, [{"organization": organisation(entry)} for entry in matches(bundle)]
 
 
-def _matches(row, criteria):
-    # The directory's PractitionerRole search has no name or place parameter: those criteria,
-    # when given with a profession or speciality, narrow the page the directory answered.
-    if criteria.nom and not _starts(row["practitioner"]["name"], criteria.nom):
-        return False
-    organisation_row = row.get("organization") or {}
-    place = f"{organisation_row.get('postcode', '')} {organisation_row.get('city', '')}"
-    return not criteria.lieu or _starts(place, criteria.lieu)
+def _activity_criteria(criteria) -> dict:
+    """The PractitionerRole parameters of a search by profession, speciality, name and place."""
+    params: dict = {"_include": INCLUDES}
+    if criteria.filtre:
+        kind, code = criteria.filtre.split("-", 1)
+        params["role" if kind == "p" else "specialty"] = code
+    if criteria.nom:
+        params["practitioner.name"] = criteria.nom
+    if criteria.lieu:
+        params["organization." + _place_parameter(criteria.lieu)] = criteria.lieu
+    return params
 
 
-def _starts(text, term):
-    words = fold(text).split()
-    return all(any(word.startswith(part) for word in words) for part in fold(term).split())
-
-
-def fold(text):
-    """Lower case without accents, as the directory compares names."""
-    decomposed = unicodedata.normalize("NFKD", text or "")
-    return "".join(char for char in decomposed if not unicodedata.combining(char)).lower()
+def _place_parameter(place: str) -> str:
+    return "address-postalcode" if POSTCODE.fullmatch(place) else "address-city"
 
 
 def matches(bundle):

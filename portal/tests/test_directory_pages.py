@@ -249,12 +249,29 @@ def test_it_searches_a_speciality_with_practitioners_and_organisations_included(
     ]
 
 
-def test_it_narrows_a_profession_search_to_the_name_typed(gp, directory_service):
+def test_it_lets_the_directory_combine_profession_name_and_place(gp, directory_service):
     answer = bundle([NEUROLOGY], includes=[LEFEVRE, CHU])
     directory_service.answers["GET /fhir/PractitionerRole"] = (200, answer)
-    page = gp.get("/annuaire?filtre=p-10&nom=durand").get_data(as_text=True)
-    assert "Aucun résultat." in page
-    assert directory_service.calls("GET", "/fhir/PractitionerRole")[-1]["query"]["role"] == ["10"]
+    page = gp.get("/annuaire?filtre=p-10&nom=lef%C3%A8&lieu=31059").get_data(as_text=True)
+    assert "Dr Hélène Lefèvre" in page
+    assert "CHU de Toulouse" in page
+    query = directory_service.calls("GET", "/fhir/PractitionerRole")[-1]["query"]
+    assert query["role"] == ["10"]
+    assert query["practitioner.name"] == ["lefè"]
+    assert query["organization.address-postalcode"] == ["31059"]
+    assert (query["_offset"], query["_count"]) == (["0"], ["20"])
+
+
+def test_it_searches_activities_for_a_name_in_a_city(gp, directory_service):
+    answer = bundle([NEUROLOGY], includes=[LEFEVRE, CHU])
+    directory_service.answers["GET /fhir/PractitionerRole"] = (200, answer)
+    page = gp.get("/annuaire?nom=lefevre&lieu=toulouse").get_data(as_text=True)
+    assert "Dr Hélène Lefèvre" in page
+    query = directory_service.calls("GET", "/fhir/PractitionerRole")[-1]["query"]
+    assert query["practitioner.name"] == ["lefevre"]
+    assert query["organization.address-city"] == ["toulouse"]
+    assert "role" not in query and "specialty" not in query
+    assert directory_service.calls("GET", "/fhir/Practitioner") == []
 
 
 def test_it_finds_organisations_by_postcode(gp, directory_service):
@@ -274,6 +291,16 @@ def test_it_pages_through_the_results(gp, directory_service):
     assert "Page précédente" in page and "Page suivante" in page
     query = directory_service.calls("GET", "/fhir/Practitioner")[-1]["query"]
     assert (query["_offset"], query["_count"]) == (["20"], ["20"])
+
+
+def test_it_asks_to_narrow_a_search_the_directory_did_not_count(gp, directory_service):
+    answer = bundle([LEFEVRE], next_page=True)
+    del answer["total"]  # more matches than the directory counts without _total=accurate
+    directory_service.answers["GET /fhir/Practitioner"] = (200, answer)
+    page = gp.get("/annuaire?nom=martin").get_data(as_text=True)
+    assert "Dr Hélène Lefèvre" in page
+    assert "De nombreux résultats : précisez la recherche" in page
+    assert "résultat(s)" not in page and "Page suivante" in page
 
 
 def test_it_serves_the_results_alone_for_the_search_as_you_type_script(gp, directory_service):
