@@ -50,6 +50,24 @@ def _redeploy_portal_with(portal, directory_url):
     portal.start()
 
 
+def activities(extract):
+    """The extract's activity lines as {column name: value}."""
+    lines = extract.read_text(encoding="utf-8").splitlines()
+    header = lines[0].split("|")
+    return [dict(zip(header, line.split("|"), strict=False)) for line in lines[1:]]
+
+
+def a_specialist(extract):
+    """An activity with a speciality the search form offers (SM…), a name and a postcode."""
+    return next(
+        row
+        for row in activities(extract)
+        if row["Code savoir-faire"].startswith("SM")
+        and row[FAMILY_COLUMN]
+        and row["Code postal (coord. structure)"]
+    )
+
+
 def family_names(extract):
     """The family names of the extract's professionals, as written in the file."""
     lines = extract.read_text(encoding="utf-8").splitlines()
@@ -109,3 +127,32 @@ def test_the_search_works_with_javascript_off(platform, directory, neurologist, 
     page.get_by_role("button", name="Rechercher").click()
     expect(page.locator(".directory-results")).to_contain_text(family)
     context.close()
+
+
+@pytest.fixture(scope="module")
+def oncologist(platform):
+    """An oncologist looking for a surgeon to invite to a multidisciplinary meeting."""
+    return platform.add_persona("lea.bernard", "Léa", "Bernard", "clinician", "rcp-member")
+
+
+def test_a_speciality_a_name_and_a_postcode_narrow_the_search_together(
+    platform, directory, oncologist, context
+):
+    specialist = a_specialist(directory.extract)
+    family, postcode = specialist[FAMILY_COLUMN], specialist["Code postal (coord. structure)"]
+    page = context.new_page()
+    log_in(page, platform, oncologist)
+    page.goto(platform.portal.url + "/annuaire")
+    page.get_by_label("Profession ou spécialité").select_option(
+        "s-" + specialist["Code savoir-faire"]
+    )
+    page.get_by_label("Ville ou code postal").fill(postcode)
+    page.get_by_label("Nom du professionnel").fill(family)
+    page.get_by_role("button", name="Rechercher").click()
+
+    results = page.locator(".directory-results li")
+    expect(results.first).to_be_visible()
+    expect(page.locator(".directory-results")).to_contain_text(family)
+    for row in results.all():  # every activity listed meets the three criteria
+        expect(row).to_contain_text(specialist["Libellé savoir-faire"])
+        expect(row).to_contain_text(postcode)
