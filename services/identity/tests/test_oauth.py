@@ -398,6 +398,23 @@ def test_a_service_gets_a_token_with_its_roles_by_client_credentials(
     assert claims["roles"] == ["stroke-requester"]
 
 
+def test_a_service_token_never_reads_userinfo_even_named_after_a_user(client, runner, gp):
+    # Service tokens are not stored for revocation: userinfo must refuse them outright.
+    result = runner.invoke(
+        args=[
+            *("client", "create", gp.id, "--secret-stdin", "--grant", "client_credentials"),
+            *("--scope", "openid profile"),
+        ],
+        input=SERVICE_SECRET + "\n",
+    )
+    assert result.exit_code == 0, result.output
+    response = client.post(
+        "/token", data={"grant_type": "client_credentials"}, headers=basic(gp.id, SERVICE_SECRET)
+    )
+    token = response.get_json()["access_token"]
+    assert client.get("/userinfo", headers=bearer(token)).status_code == 401
+
+
 def test_client_credentials_need_the_right_secret(client, telemedicine_worker):
     response = client.post(
         "/token", data={"grant_type": "client_credentials"}, headers=basic(SERVICE, "wrong" * 8)

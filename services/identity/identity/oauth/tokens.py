@@ -94,18 +94,26 @@ def generate(
 
 
 def save(session, token, client, grantee):
-    """Remember an issued access token (to revoke it) and the refresh token, if any."""
-    claims = _own_claims(token["access_token"])
-    if grantee is not None and "refresh_token" in token:
+    """Remember a user's access token (to revoke it) and the refresh token, if any.
+
+    A client-credentials token (no grantee) is not stored: revocation is only ever consulted by
+    identity's userinfo, which answers for users' tokens only, while the services verify tokens
+    by signature alone. A row per service token would be written and never read; such a token
+    dies with its lifetime (5 minutes at most), and a leaked client secret is replaced.
+    """
+    if grantee is None:
+        return
+    if "refresh_token" in token:
         grantee.family_id = grantee.family_id or uuid.uuid4()
         _insert(session, RefreshToken, _refresh_values(token, client, grantee))
+    claims = _own_claims(token["access_token"])
     issued = {
         "jti": claims["jti"],
         "client_id": client.client_id,
-        "user_id": grantee.user.id if grantee else None,
-        "sid": grantee.sid if grantee else None,
-        "code_id": grantee.code_id if grantee else None,
-        "family_id": grantee.family_id if grantee else None,
+        "user_id": grantee.user.id,
+        "sid": grantee.sid,
+        "code_id": grantee.code_id,
+        "family_id": grantee.family_id,
         "scope": token.get("scope", ""),
         "expires_at": dt.datetime.fromtimestamp(claims["exp"], dt.UTC),
     }
