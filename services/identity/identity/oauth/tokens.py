@@ -150,14 +150,22 @@ def _refresh_values(token, client, grantee):
     }
 
 
+def _claim_statement(model):
+    table = model.__table__
+    return (
+        table.update()
+        .where(table.c.id == sa.bindparam("row_id"), table.c.used_at.is_(None))
+        .values(used_at=sa.bindparam("now"))
+    )
+
+
+# Core statements built once: the ORM's bulk UPDATE path costs several times the query itself.
+_CLAIMS = {model: _claim_statement(model) for model in (AuthorizationCode, RefreshToken)}
+
+
 def claim_once(session, model, row_id):
     """Mark a code or refresh token used; False when it already was (a replay)."""
-    result = session.execute(
-        sa.update(model)
-        .where(model.id == row_id, model.used_at.is_(None))
-        .values(used_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
+    result = session.connection().execute(_CLAIMS[model], {"row_id": row_id, "now": utcnow()})
     return result.rowcount == 1
 
 
