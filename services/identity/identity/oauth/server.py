@@ -77,15 +77,21 @@ class S256CodeChallenge(CodeChallenge):
         return super().validate_code_challenge(grant, redirect_uri)
 
 
+# Checked on every authorization request (through the (client_id, nonce) index), built once.
+_CODES = AuthorizationCode.__table__
+_NONCE_SEEN = (
+    sa.select(_CODES.c.id)
+    .where(_CODES.c.client_id == sa.bindparam("client_id"), _CODES.c.nonce == sa.bindparam("nonce"))
+    .limit(1)
+)
+
+
 class OpenIDCode(oidc_grants.OpenIDCode):
     """ID tokens signed RS256 with identity's current key, typ JWT, aud = client_id."""
 
     def exists_nonce(self, nonce, request):
-        query = sa.select(AuthorizationCode.id).where(
-            AuthorizationCode.client_id == request.payload.client_id,
-            AuthorizationCode.nonce == nonce,
-        )
-        return db.session().scalar(query.limit(1)) is not None
+        values = {"client_id": request.payload.client_id, "nonce": nonce}
+        return db.session().connection().execute(_NONCE_SEEN, values).first() is not None
 
     def generate_user_info(self, user, scope):
         return user_info(user.user, scope)
