@@ -5,7 +5,8 @@
 Starts identity under gunicorn on a loopback port (SQLite in a temporary folder, or PostgreSQL
 when ENRS_TEST_DATABASE_URL is set), seeds clients and accounts, then measures, each for a
 bounded time and a bounded number of requests: full password logins, refresh grants,
-client-credentials grants, in-process token verifications and the web workers' memory.
+client-credentials grants, in-process token verifications (tokens seen for the first time, and
+seen again) and the web workers' memory.
 With two cores or more the server is pinned to one core and the load generators to the others,
 so the figures are per server core.
 """
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import oidc_flows as flows
-from servicekit.auth import KeySet, TokenVerifier
+from servicekit.auth import KeySet, TokenVerifier, VerifiedClaims
 from servicekit.testing import ServiceProcess, database_url, drop_postgres_database, free_port
 
 # Keycloak's sizing guide: per vCPU, 15 password logins/s, 120 refresh and 120 client-credentials
@@ -32,7 +33,8 @@ TARGETS = {
     "logins": 40,
     "refresh": 480,
     "client_credentials": 480,
-    "verifications": 10_000,
+    "verifications_cold": 10_000,
+    "verifications_warm": 10_000,
 }
 RSS_TARGET_MB = 150
 PASSWORD = "banc-d-essai-mot-de-passe"
@@ -216,19 +218,35 @@ def measure_client_credentials(identity, admin, args):
     return run_load("client_credentials", grant, args, identity.process.pid)
 
 
-def measure_verifications(identity, admin, seconds, max_count=200_000):
-    """servicekit's TokenVerifier.verify on one thread (one core) against identity's keys."""
-    token = flows.client_credentials(identity.url, admin)["access_token"]
-    verifier = TokenVerifier(identity.url, "enrs-api", KeySet(identity.url + "/jwks.json"))
-    verifier.verify(token)  # fetches the JWKS once, as a service does at its first request
+def measure_verifications(identity, admin, seconds, distinct=200, max_count=200_000):
+    """servicekit's TokenVerifier.verify on one thread (one core) against identity's keys.
+
+    cold: every verification is of a token the verifier has not seen (its claims cache keeps
+    one entry, so `distinct` tokens in turn always miss), as for the first call with a token;
+    warm: the same tokens again, answered from the claims cache, as for a client's next calls.
+    """
+    tokens = [
+        flows.client_credentials(identity.url, admin)["access_token"] for _ in range(distinct)
+    ]
+    keys = KeySet(identity.url + "/jwks.json")
+    cold = TokenVerifier(identity.url, "enrs-api", keys, cache=VerifiedClaims(size=1))
+    warm = TokenVerifier(identity.url, "enrs-api", keys)
+    warm.verify(tokens[0])  # fetches the JWKS once, as a service does at its first request
+    return [
+        _verify_loop("verifications_cold", cold, tokens, seconds, max_count),
+        _verify_loop("verifications_warm", warm, tokens, seconds, max_count),
+    ]
+
+
+def _verify_loop(name, verifier, tokens, seconds, max_count):
     done = 0
     started, cpu_before = time.monotonic(), time.thread_time()
     deadline = started + seconds
     while done < max_count and time.monotonic() < deadline:
-        verifier.verify(token)
+        verifier.verify(tokens[done % len(tokens)])
         done += 1
     elapsed, cpu = time.monotonic() - started, time.thread_time() - cpu_before
-    return Rate("verifications", done, 0, elapsed, cpu)
+    return Rate(name, done, 0, elapsed, cpu)
 
 
 def report(rates, rss, server_cores, args, backend, load):
@@ -271,7 +289,7 @@ def run(args, database, backend, folder):
             logins,
             measure_refresh(identity, web, responses, args),
             measure_client_credentials(identity, admin, args),
-            measure_verifications(identity, admin, args.seconds),
+            *measure_verifications(identity, admin, args.seconds),
         ]
         rss = worker_rss_mb(identity.process.pid)
     report(rates, rss, len(server_cpus), args, backend, load)

@@ -4,6 +4,12 @@ The verifier accepts only RS256, requires iss, aud, exp, iat and sub, refuses to
 their own key material (jku, x5u, jwk, x5c headers are never followed: such a token is refused)
 and accepts only access tokens (header typ "at+jwt", RFC 9068), so an ID token is refused.
 An unknown kid refetches the JWKS once, at most every JWKS_MIN_REFRESH seconds.
+
+A token that passed every check is remembered (bounded LRU keyed by the exact token string and
+the expected type) so that the same token presented again skips the signature and parsing work;
+on every hit exp and nbf are checked again, and the key must still be the one it was verified
+with. A failure is never remembered, and a changed character makes another string, so a tampered
+token always goes through the full verification.
 """
 
 import base64
@@ -12,6 +18,7 @@ import json
 import logging
 import threading
 import time
+from collections import OrderedDict
 
 import jwt
 from flask import current_app, g, request
@@ -26,6 +33,10 @@ ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105 - a JWT header type, not a secret
 FORBIDDEN_HEADERS = ("jku", "x5u", "jwk", "x5c")
 JWKS_MIN_REFRESH = 10.0
 LEEWAY = 30
+# Verified tokens remembered per process: a service sees the same token on every call a client
+# makes in the token's few minutes of life. Bounded in number and in time.
+CLAIMS_CACHE_SIZE = 2048
+CLAIMS_CACHE_SECONDS = 300
 
 
 class InvalidToken(Exception):
@@ -81,22 +92,98 @@ def _peek_header(token):
     return header
 
 
+def _is_time(value):
+    return value is None or (isinstance(value, int | float) and not isinstance(value, bool))
+
+
+def _current_key(keys, kid):
+    """The key kid names now, or None when the issuer no longer publishes it."""
+    try:
+        return keys.key(kid)
+    except InvalidToken:
+        return None
+
+
+class VerifiedClaims:
+    """Claims of tokens that passed full verification, most recently used first, bounded.
+
+    An entry is given back only while its token is still within exp / nbf (same leeway as the
+    full check), younger than `seconds`, and its kid still names the very key that verified it
+    (a key dropped from the issuer's set, or replaced, sends the token to a full verification).
+    """
+
+    def __init__(self, size=CLAIMS_CACHE_SIZE, seconds=CLAIMS_CACHE_SECONDS, clock=time.time):
+        self.size = size
+        self.seconds = seconds
+        self.clock = clock
+        self._entries = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, cache_key, keys):
+        """The remembered claims (a copy) for cache_key, None to verify in full, or InvalidToken."""
+        with self._lock:
+            entry = self._entries.get(cache_key)
+            if entry is not None:
+                self._entries.move_to_end(cache_key)
+        if entry is None:
+            return None
+        claims, kid, key, stored_at = entry
+        now = self.clock()
+        if now - stored_at >= self.seconds or _current_key(keys, kid) is not key:
+            self._forget(cache_key)
+            return None
+        if claims["exp"] <= now - LEEWAY or claims.get("nbf", 0) > now + LEEWAY:
+            self._forget(cache_key)
+            raise InvalidToken("the token is not valid: it has expired")
+        return dict(claims)
+
+    def put(self, cache_key, claims, kid, key):
+        """Remember claims of a token verified with key (kid)."""
+        exp, nbf = claims.get("exp"), claims.get("nbf")
+        if self.size <= 0 or exp is None or not (_is_time(exp) and _is_time(nbf)):
+            return
+        with self._lock:
+            self._entries[cache_key] = (dict(claims), kid, key, self.clock())
+            self._entries.move_to_end(cache_key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def _forget(self, cache_key):
+        with self._lock:
+            self._entries.pop(cache_key, None)
+
+    def clear(self):
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self):
+        return len(self._entries)
+
+
 class TokenVerifier:
     """Verifies access tokens issued by one issuer for one audience."""
 
-    def __init__(self, issuer, audience, keys):
+    def __init__(self, issuer, audience, keys, cache=None):
         self.issuer = issuer
         self.audience = audience
         self.keys = keys  # anything with key(kid) -> public key, or InvalidToken
+        self.cache = cache if cache is not None else VerifiedClaims()
 
     def verify(self, token, expected_type=ACCESS_TOKEN_TYPE):
         """The token's claims, or InvalidToken."""
+        if not isinstance(token, str):
+            raise InvalidToken("the token is malformed")
+        cache_key = (token, expected_type)
+        claims = self.cache.get(cache_key, self.keys)
+        if claims is not None:
+            return claims
         header = _peek_header(token)
         self._check_header(header, expected_type)
+        key = self.keys.key(header["kid"])
         try:
-            return jwt.decode(
+            claims = jwt.decode(
                 token,
-                self.keys.key(header["kid"]),
+                key,
                 algorithms=ALGORITHMS,
                 audience=self.audience,
                 issuer=self.issuer,
@@ -105,6 +192,8 @@ class TokenVerifier:
             )
         except jwt.PyJWTError as exc:
             raise InvalidToken(f"the token is not valid: {exc}") from exc
+        self.cache.put(cache_key, claims, header["kid"], key)
+        return claims
 
     @staticmethod
     def _check_header(header, expected_type):

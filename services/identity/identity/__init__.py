@@ -6,6 +6,8 @@ import servicekit
 from flask import Flask
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+# servicekit.events.worker.JOBS, spelt out so that web processes do not load the Kafka client.
+WORKER_JOBS = "servicekit.worker.jobs"
 
 
 def create_app(overrides=None):
@@ -22,13 +24,15 @@ def create_app(overrides=None):
     _trust_proxies(app)
     servicekit.init_app(app, token_keys=_token_keys(app))
 
-    from identity import api, cli, login, oauth, openapi
+    from identity import api, authn, cli, login, oauth, openapi
 
     app.register_blueprint(login.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(openapi.bp)
     cli.init_app(app)
     oauth.init_app(app)
+    # The worker deletes failed sign-in attempts past the throttling window, once an hour.
+    app.extensions.setdefault(WORKER_JOBS, []).append(authn.forget_old_attempts_job)
     return app
 
 

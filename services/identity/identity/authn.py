@@ -6,11 +6,12 @@ attacker learns neither whether a username exists nor whether an account is lock
 
 import datetime as dt
 import re
+import time
 
 import sqlalchemy as sa
 from flask import current_app
 from prometheus_client import Counter
-from servicekit import audit
+from servicekit import audit, db
 from servicekit.events import emit
 from servicekit.models import utcnow
 
@@ -57,25 +58,33 @@ def find_user(db_session, username):
 
 
 def check_throttle(db_session, client_ip, now=None):
-    """Raise Throttled when client_ip failed too often within the window."""
-    failures = db_session.scalar(
-        sa.select(sa.func.count())
-        .select_from(LoginAttempt)
-        .where(LoginAttempt.client_ip == client_ip, LoginAttempt.at > _window_start(now))
-    )
+    """Raise Throttled when client_ip failed too often within the window.
+
+    Returns how many of the address's attempts are older than the window (no longer counted).
+    """
+    recent = LoginAttempt.at > _window_start(now)
+    failures, stale = db_session.execute(
+        sa.select(
+            sa.func.count().filter(recent),
+            sa.func.count().filter(sa.not_(recent)),
+        ).where(LoginAttempt.client_ip == client_ip)
+    ).one()
     if failures >= _setting("LOGIN_IP_MAX_FAILURES", 50):
         raise Throttled(client_ip)
+    return stale
 
 
 def authenticate(db_session, username, password, code, client_ip):
     """The user these credentials sign in, or LoginFailed / Throttled (the caller commits)."""
     try:
-        check_throttle(db_session, client_ip)
+        stale = check_throttle(db_session, client_ip)
     except Throttled:
         LOGINS.labels("throttled").inc()
         raise
     user = find_user(db_session, username)
-    _forget_old_attempts_of(db_session, client_ip)
+    if stale:
+        # Kept small as it goes, without a write on a sign-in from an address with no old ones.
+        _forget_old_attempts_of(db_session, client_ip)
     try:
         _check_credentials(db_session, user, password, code)
     except LoginFailed as failure:
@@ -214,5 +223,24 @@ def _forget_old_attempts_of(db_session, client_ip):
 
 
 def forget_old_attempts(db_session, now=None):
-    """Delete every failed attempt older than the throttling window (housekeeping)."""
-    db_session.execute(sa.delete(LoginAttempt).where(LoginAttempt.at <= _window_start(now)))
+    """Delete every failed attempt older than the throttling window (housekeeping); how many."""
+    result = db_session.execute(
+        sa.delete(LoginAttempt).where(LoginAttempt.at <= _window_start(now))
+    )
+    return result.rowcount
+
+
+FORGET_EVERY = 3600.0
+_LAST_FORGOTTEN = "identity.attempts_forgotten_at"
+
+
+def forget_old_attempts_job(app, clock=time.monotonic):
+    """Worker job: forget_old_attempts at most once an hour; how many attempts were deleted."""
+    now = clock()
+    last = app.extensions.get(_LAST_FORGOTTEN)
+    if last is not None and now - last < FORGET_EVERY:
+        return 0
+    with app.app_context(), db.sessions(app) as db_session:
+        deleted = forget_old_attempts(db_session)
+    app.extensions[_LAST_FORGOTTEN] = now
+    return deleted

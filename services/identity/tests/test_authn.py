@@ -36,3 +36,36 @@ def test_the_lock_doubles_from_one_minute_up_to_one_hour(app, failures, locked_f
     with app.app_context():
         expected = dt.timedelta(seconds=locked_for) if locked_for else None
         assert authn.lock_delay(failures) == expected
+
+
+def _attempts_at(app, *ages):
+    from identity.models import LoginAttempt
+    from servicekit.models import utcnow
+
+    with db.sessions(app) as session:
+        for age in ages:
+            session.add(LoginAttempt(client_ip="192.0.2.7", at=utcnow() - age))
+
+
+def _attempt_count(app):
+    import sqlalchemy as sa
+    from identity.models import LoginAttempt
+
+    with db.sessions(app) as session:
+        return session.scalar(sa.select(sa.func.count()).select_from(LoginAttempt))
+
+
+def test_the_worker_forgets_attempts_past_the_throttling_window_once_an_hour(app):
+    window = dt.timedelta(seconds=app.config["LOGIN_IP_WINDOW_SECONDS"])
+    _attempts_at(app, window + dt.timedelta(minutes=1), dt.timedelta(minutes=1))
+    now = [5000.0]
+    assert authn.forget_old_attempts_job in app.extensions["servicekit.worker.jobs"]
+    assert authn.forget_old_attempts_job(app, clock=lambda: now[0]) == 1
+    assert _attempt_count(app) == 1
+    _attempts_at(app, window + dt.timedelta(minutes=2))
+    now[0] += authn.FORGET_EVERY - 1
+    assert authn.forget_old_attempts_job(app, clock=lambda: now[0]) == 0
+    assert _attempt_count(app) == 2
+    now[0] += 1
+    assert authn.forget_old_attempts_job(app, clock=lambda: now[0]) == 1
+    assert _attempt_count(app) == 1

@@ -11,7 +11,13 @@ import pytest
 import sqlalchemy as sa
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from identity.models import LoginSession, User
-from identity.oauth.models import AuthorizationCode, IssuedAccessToken, RefreshToken
+from identity.oauth.models import (
+    AuthorizationCode,
+    IssuedAccessToken,
+    OAuthClient,
+    RefreshToken,
+    hash_secret,
+)
 from servicekit import db
 from servicekit.auth import InvalidToken, TokenVerifier
 from servicekit.models import AuditEntry, utcnow
@@ -396,6 +402,82 @@ def test_a_service_gets_a_token_with_its_roles_by_client_credentials(
     claims = verifier(app, client).verify(body["access_token"])
     assert claims["sub"] == SERVICE and claims["client_id"] == SERVICE
     assert claims["roles"] == ["stroke-requester"]
+
+
+def test_a_service_token_never_reads_userinfo_even_named_after_a_user(client, runner, gp):
+    # Service tokens are not stored for revocation: userinfo must refuse them outright.
+    result = runner.invoke(
+        args=[
+            *("client", "create", gp.id, "--secret-stdin", "--grant", "client_credentials"),
+            *("--scope", "openid profile"),
+        ],
+        input=SERVICE_SECRET + "\n",
+    )
+    assert result.exit_code == 0, result.output
+    response = client.post(
+        "/token", data={"grant_type": "client_credentials"}, headers=basic(gp.id, SERVICE_SECRET)
+    )
+    token = response.get_json()["access_token"]
+    assert client.get("/userinfo", headers=bearer(token)).status_code == 401
+
+
+def service_roles(app, client):
+    response = client.post(
+        "/token", data={"grant_type": "client_credentials"}, headers=basic(SERVICE, SERVICE_SECRET)
+    )
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return verifier(app, client).verify(response.get_json()["access_token"])["roles"]
+
+
+def test_a_client_changed_by_the_command_is_used_changed_at_once(
+    app, client, runner, telemedicine_worker
+):
+    assert service_roles(app, client) == ["stroke-requester"]
+    result = runner.invoke(
+        args=[
+            *("client", "create", SERVICE, "--secret-stdin", "--grant", "client_credentials"),
+            *("--scope", "roles", "--role", "rcp-member"),
+        ],
+        input=SERVICE_SECRET + "\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert service_roles(app, client) == ["rcp-member"]
+
+
+def test_a_client_changed_by_another_process_is_used_changed_within_seconds(
+    app, client, db_session, telemedicine_worker
+):
+    clients = app.extensions["identity.oauth"].clients
+    now = [1000.0]
+    clients.clock = lambda: now[0]
+    assert service_roles(app, client) == ["stroke-requester"]
+    row = db_session.scalar(sa.select(OAuthClient).where(OAuthClient.client_id == SERVICE))
+    row.roles = ["rcp-member"]
+    db_session.commit()
+    assert service_roles(app, client) == ["stroke-requester"]
+    now[0] += clients.seconds
+    assert service_roles(app, client) == ["rcp-member"]
+
+
+def test_an_unknown_client_is_looked_up_again_once_registered(client, db_session):
+    response = client.post(
+        "/token", data={"grant_type": "client_credentials"}, headers=basic(SERVICE, SERVICE_SECRET)
+    )
+    assert response.status_code == 401
+    # Registered by another process: nothing clears this process's cache.
+    db_session.add(
+        OAuthClient(
+            client_id=SERVICE,
+            secret_hash=hash_secret(SERVICE_SECRET),
+            grant_types=["client_credentials"],
+            scope="roles",
+        )
+    )
+    db_session.commit()
+    response = client.post(
+        "/token", data={"grant_type": "client_credentials"}, headers=basic(SERVICE, SERVICE_SECRET)
+    )
+    assert response.status_code == 200
 
 
 def test_client_credentials_need_the_right_secret(client, telemedicine_worker):

@@ -77,6 +77,8 @@ def create_client_command(
         client.grant_types = list(grants)
         client.scope = settings["scope"]
         client.roles = list(settings["roles"])
+    # Other processes see the change when their cached copy expires (a few seconds).
+    current_app.extensions["identity.oauth"].clients.clear()
     click.echo(client_id)
 
 

@@ -147,16 +147,24 @@ def token():
 def userinfo():
     """Claims about the token's user, as allowed by the token's scopes."""
     claims = g.claims
+    # Only a token issued to a user in a sign-in session (sid) speaks for a user; a service's
+    # client-credentials token is refused whatever its subject looks like.
+    if not claims.get("sid"):
+        raise _invalid_token()
     session = db.session()
     user = session.get(User, _uuid(claims.get("sub")))
     revoked = tokens.is_access_token_revoked(session, claims.get("jti"))
     if user is None or user.disabled or revoked:
-        raise ServiceError(
-            "The access token is not valid.",
-            401,
-            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
-        )
+        raise _invalid_token()
     return user_info(user, claims.get("scope"))
+
+
+def _invalid_token():
+    return ServiceError(
+        "The access token is not valid.",
+        401,
+        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+    )
 
 
 def _uuid(value):

@@ -83,9 +83,15 @@ _NEWEST_ACTIVE = (
     .order_by(SigningKey.created_at.desc(), SigningKey.id.desc())
     .limit(1)
 )
-# Only the kid: a rotation by another process shows at the next token, while the decrypted key
-# comes from memory without loading the row.
-_NEWEST_ACTIVE_KID = _NEWEST_ACTIVE.with_only_columns(SigningKey.kid)
+# Only the kid, as a Core query: a rotation by another process shows at the next token, while
+# the decrypted key comes from memory without loading the row.
+_KEYS = SigningKey.__table__
+_NEWEST_ACTIVE_KID = (
+    sa.select(_KEYS.c.kid)
+    .where(_KEYS.c.active)
+    .order_by(_KEYS.c.created_at.desc(), _KEYS.c.id.desc())
+    .limit(1)
+)
 
 
 def current_key(session, secret_key):
@@ -108,7 +114,7 @@ def private_key(row, secret_key):
 
 def signer(session, config):
     """(kid, private key) of the key that signs now."""
-    kid = session.scalar(_NEWEST_ACTIVE_KID)
+    kid = session.connection().execute(_NEWEST_ACTIVE_KID).scalar()
     with _cache_lock:
         cached = _private_keys.get(kid)
     if cached is not None:

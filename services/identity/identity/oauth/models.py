@@ -96,6 +96,10 @@ class AuthorizationCode(Base, AuthorizationCodeMixin):
     """A one-time code handed to the browser, exchanged once (within 60 s) for tokens."""
 
     __tablename__ = "oauth_authorization_codes"
+    # OpenID Connect's nonce check looks codes up by client and nonce on every authorization.
+    __table_args__ = (
+        sa.Index("ix_oauth_authorization_codes_client_id_nonce", "client_id", "nonce"),
+    )
 
     id: so.Mapped[intpk]
     code_hash: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)

@@ -6,6 +6,7 @@ unsupported_response_type for them.
 
 import datetime as dt
 import logging
+import time
 
 import sqlalchemy as sa
 from authlib.integrations.flask_oauth2 import AuthorizationServer
@@ -19,6 +20,7 @@ from prometheus_client import Counter
 from servicekit import audit, db
 from servicekit.events import emit
 from servicekit.models import utcnow
+from sqlalchemy.orm.attributes import set_committed_value
 
 from identity.models import LoginSession, User
 from identity.oauth import tokens
@@ -75,15 +77,21 @@ class S256CodeChallenge(CodeChallenge):
         return super().validate_code_challenge(grant, redirect_uri)
 
 
+# Checked on every authorization request (through the (client_id, nonce) index), built once.
+_CODES = AuthorizationCode.__table__
+_NONCE_SEEN = (
+    sa.select(_CODES.c.id)
+    .where(_CODES.c.client_id == sa.bindparam("client_id"), _CODES.c.nonce == sa.bindparam("nonce"))
+    .limit(1)
+)
+
+
 class OpenIDCode(oidc_grants.OpenIDCode):
     """ID tokens signed RS256 with identity's current key, typ JWT, aud = client_id."""
 
     def exists_nonce(self, nonce, request):
-        query = sa.select(AuthorizationCode.id).where(
-            AuthorizationCode.client_id == request.payload.client_id,
-            AuthorizationCode.nonce == nonce,
-        )
-        return db.session().scalar(query.limit(1)) is not None
+        values = {"client_id": request.payload.client_id, "nonce": nonce}
+        return db.session().connection().execute(_NONCE_SEEN, values).first() is not None
 
     def generate_user_info(self, user, scope):
         return user_info(user.user, scope)
@@ -178,6 +186,13 @@ _REFRESH_LOOKUP = (
 )
 
 
+_TOUCH_LOGIN = (
+    LoginSession.__table__.update()
+    .where(LoginSession.__table__.c.id == sa.bindparam("sid"))
+    .values(last_seen_at=sa.bindparam("now"))
+)
+
+
 class RefreshTokenGrant(grants.RefreshTokenGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
     INCLUDE_NEW_REFRESH_TOKEN = True
@@ -214,7 +229,10 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         if reason:
             sessions.end_login_session(session, login, reason)
             raise InvalidGrantError("The sign-in session has ended.")
-        login.last_seen_at = now
+        if now - login.last_seen_at >= sessions.TOUCH_EVERY:
+            # A Core UPDATE: a dirty session object would make every later query flush first.
+            session.connection().execute(_TOUCH_LOGIN, {"sid": sid, "now": now})
+            set_committed_value(login, "last_seen_at", now)
 
     def _reuse_detected(self, session, row, user):
         log.warning("refresh token reused; family revoked", extra={"client_id": row.client_id})
@@ -265,14 +283,60 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
 
 # Built once: every token request looks its client up, and building the statement costs about
 # as much as running it.
-_CLIENT_BY_ID = sa.select(OAuthClient).where(OAuthClient.client_id == sa.bindparam("client_id"))
+_CLIENTS = OAuthClient.__table__
+_CLIENT_BY_ID = sa.select(_CLIENTS).where(_CLIENTS.c.client_id == sa.bindparam("client_id"))
+CLIENT_CACHE_SECONDS = 10
+
+
+class ClientCache:
+    """Registered clients by id, kept a few seconds in each worker.
+
+    Every token request authenticates its client; clients change rarely (`flask client create`),
+    so a change made by another process shows within `seconds`, and at once in this process
+    (the command clears the cache). Entries are unattached copies, never written back; unknown
+    ids are not kept, so the cache holds registered clients only.
+    """
+
+    def __init__(self, seconds=CLIENT_CACHE_SECONDS, clock=time.monotonic):
+        self.seconds = seconds
+        self.clock = clock
+        self._entries = {}
+
+    def get(self, client_id, load):
+        """The client with this id, from the cache or from load(client_id) (None if unknown)."""
+        now = self.clock()
+        entry = self._entries.get(client_id)
+        if entry is not None and entry[0] > now:
+            return entry[1]
+        client = load(client_id)
+        if client is not None and self.seconds > 0:
+            self._entries[client_id] = (now + self.seconds, client)
+        return client
+
+    def clear(self):
+        self._entries = {}
+
+
+def _load_client(client_id):
+    row = db.session().connection().execute(_CLIENT_BY_ID, {"client_id": client_id}).first()
+    return OAuthClient(**row._mapping) if row is not None else None
 
 
 class OAuthServer(AuthorizationServer):
     """identity's authorization server; clients and tokens live in identity's database."""
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.clients = ClientCache()
+
+    def init_app(self, app, *args, **kwargs):
+        super().init_app(app, *args, **kwargs)
+        self.clients.seconds = app.config.get("OAUTH_CLIENT_CACHE_SECONDS", CLIENT_CACHE_SECONDS)
+
     def query_client(self, client_id):
-        return db.session().scalar(_CLIENT_BY_ID, {"client_id": client_id})
+        if not isinstance(client_id, str):
+            return None
+        return self.clients.get(client_id, _load_client)
 
     def save_token(self, token, request):
         tokens.save(db.session(), token, request.client, request.user)

@@ -94,18 +94,26 @@ def generate(
 
 
 def save(session, token, client, grantee):
-    """Remember an issued access token (to revoke it) and the refresh token, if any."""
-    claims = _own_claims(token["access_token"])
-    if grantee is not None and "refresh_token" in token:
+    """Remember a user's access token (to revoke it) and the refresh token, if any.
+
+    A client-credentials token (no grantee) is not stored: revocation is only ever consulted by
+    identity's userinfo, which answers for users' tokens only, while the services verify tokens
+    by signature alone. A row per service token would be written and never read; such a token
+    dies with its lifetime (5 minutes at most), and a leaked client secret is replaced.
+    """
+    if grantee is None:
+        return
+    if "refresh_token" in token:
         grantee.family_id = grantee.family_id or uuid.uuid4()
         _insert(session, RefreshToken, _refresh_values(token, client, grantee))
+    claims = _own_claims(token["access_token"])
     issued = {
         "jti": claims["jti"],
         "client_id": client.client_id,
-        "user_id": grantee.user.id if grantee else None,
-        "sid": grantee.sid if grantee else None,
-        "code_id": grantee.code_id if grantee else None,
-        "family_id": grantee.family_id if grantee else None,
+        "user_id": grantee.user.id,
+        "sid": grantee.sid,
+        "code_id": grantee.code_id,
+        "family_id": grantee.family_id,
         "scope": token.get("scope", ""),
         "expires_at": dt.datetime.fromtimestamp(claims["exp"], dt.UTC),
     }
@@ -142,14 +150,22 @@ def _refresh_values(token, client, grantee):
     }
 
 
+def _claim_statement(model):
+    table = model.__table__
+    return (
+        table.update()
+        .where(table.c.id == sa.bindparam("row_id"), table.c.used_at.is_(None))
+        .values(used_at=sa.bindparam("now"))
+    )
+
+
+# Core statements built once: the ORM's bulk UPDATE path costs several times the query itself.
+_CLAIMS = {model: _claim_statement(model) for model in (AuthorizationCode, RefreshToken)}
+
+
 def claim_once(session, model, row_id):
     """Mark a code or refresh token used; False when it already was (a replay)."""
-    result = session.execute(
-        sa.update(model)
-        .where(model.id == row_id, model.used_at.is_(None))
-        .values(used_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
+    result = session.connection().execute(_CLAIMS[model], {"row_id": row_id, "now": utcnow()})
     return result.rowcount == 1
 
 
