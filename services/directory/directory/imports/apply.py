@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from servicekit.events import emit
+from servicekit.events import emit_many
 from servicekit.models import utcnow
 
 from directory.imports import entities, staging
@@ -132,8 +132,8 @@ def update_rows(session, model, rows: list[dict]) -> None:
 
 
 def _emit_all(session, entity: Entity, verb: str, rows: list[dict], counts: Counter) -> None:
-    for row in rows:
-        emit(session, entity.event_type(verb), str(row["id"]), entity.event(row))
+    events = ((str(row["id"]), entity.event(row)) for row in rows)
+    emit_many(session, entity.event_type(verb), events)
     counts[f"{entity.name}.{verb}"] += len(rows)
 
 
