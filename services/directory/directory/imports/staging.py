@@ -8,7 +8,7 @@ merged into the staged one (Professional.merged_with), as the extract layer pres
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from directory.extract.records import Activity, Mailbox, Organisation, Professional, fingerprint
+from directory.extract.records import Activity, Mailbox, Organisation, Professional
 from directory.models import ImportStaging
 
 PRACTITIONER = "practitioner"
@@ -20,8 +20,12 @@ SELECT_CHUNK = 500
 
 
 def encode_professional(person: Professional) -> list:
-    """The staged form of a professional: identity fields, then its activities' values."""
-    activities = [_values(activity) for activity in person.activities]
+    """The staged form of a professional: identity fields, then its activities' values.
+
+    Each activity keeps its fingerprint as its last value, so that reading it back does not
+    hash it again.
+    """
+    activities = [[*_values(activity), activity.fingerprint] for activity in person.activities]
     return [
         person.id_type,
         person.identifier,
@@ -56,7 +60,7 @@ def _values(record) -> list[str]:
 
 
 def _activity(values: list[str]) -> Activity:
-    return Activity(*values, fingerprint=fingerprint(values))
+    return Activity(*values)
 
 
 def stage_professionals(session, run_id: int, people: list[Professional]) -> None:
