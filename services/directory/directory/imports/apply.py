@@ -71,12 +71,13 @@ def apply_changes(session, run_id, entity: Entity, chunk, counts: Counter, on_ch
     `on_chunk(counts)` runs before each commit (the run's live counts).
     """
     after = ""
+    places: dict = {}  # organisation ids by key, stable: organisations are never deleted
     while True:
         rows = session.execute(_changed(run_id, entity, after, chunk)).all()
         if not rows:
             return
         records = [(entity.decode(row.key, row.data, row.fingerprint), row.id) for row in rows]
-        _write(session, entity, records, counts)
+        _write(session, entity, records, counts, places)
         _commit(session, counts, on_chunk)
         after = rows[-1].key
 
@@ -99,7 +100,7 @@ def _changed(run_id: int, entity: Entity, after: str, chunk: int):
     )
 
 
-def _write(session, entity: Entity, records: list, counts: Counter) -> None:
+def _write(session, entity: Entity, records: list, counts: Counter, places: dict) -> None:
     now = utcnow()
     created, updated = [], []
     for record, stored_id in records:
@@ -109,11 +110,11 @@ def _write(session, entity: Entity, records: list, counts: Counter) -> None:
         else:
             updated.append(columns | {"id": stored_id})
     if entity is MAILBOXES:
-        _link_mailboxes(session, created + updated)
+        _link_mailboxes(session, created + updated, places)
     insert_rows(session, entity.model, created)
     update_rows(session, entity.model, updated)
     if entity is PRACTITIONERS:
-        _sync_roles(session, records, created, updated, now)
+        _sync_roles(session, records, created, updated, now, places)
     _emit_all(session, entity, "created", created, counts)
     _emit_all(session, entity, "updated", updated, counts)
 
@@ -267,7 +268,7 @@ def _deactivate_roles(session, condition, now) -> None:
     )
 
 
-def _sync_roles(session, records, created, updated, now) -> None:
+def _sync_roles(session, records, created, updated, now, places: dict) -> None:
     """Make each written practitioner's active roles exactly its staged activities."""
     people = {row["national_id"]: row["id"] for row in created + updated}
     wanted = {
@@ -276,7 +277,8 @@ def _sync_roles(session, records, created, updated, now) -> None:
         for activity in person.activities
     }
     stored = _stored_roles(session, [row["id"] for row in updated])
-    organizations = _organization_ids(session, {a.organisation_key for a in wanted.values()})
+    keys = {a.organisation_key for a in wanted.values()}
+    organizations = _organization_ids(session, keys, places)
     inserts, revived = [], []
     for (practitioner_id, print_), activity in wanted.items():
         role = stored.pop((practitioner_id, print_), None)
@@ -308,8 +310,21 @@ def _stored_roles(session, practitioner_ids: list) -> dict:
     return roles
 
 
-def _organization_ids(session, keys: set[str]) -> dict[str, uuid.UUID]:
-    return _ids_by(session, Organization.key, Organization.id, [key for key in keys if key])
+def _organization_ids(session, keys: set[str], known: dict) -> dict[str, uuid.UUID]:
+    """Ids of the stored organisations among keys, remembering them in `known` (bounded).
+
+    Each chunk names mostly organisations an earlier chunk looked up already.
+    """
+    wanted = [key for key in keys if key and key not in known]
+    found = _ids_by(session, Organization.key, Organization.id, wanted)
+    if len(known) + len(found) > KNOWN_ORGANIZATIONS:
+        known.clear()
+    known.update(found)
+    return {key: known[key] for key in keys if key in known}
+
+
+# About 10 MB at most; a national extract names a few hundred thousand sites.
+KNOWN_ORGANIZATIONS = 50_000
 
 
 def _ids_by(session, key_column, id_column, keys: list[str]) -> dict:
@@ -320,14 +335,14 @@ def _ids_by(session, key_column, id_column, keys: list[str]) -> dict:
     return found
 
 
-def _link_mailboxes(session, rows: list[dict]) -> None:
+def _link_mailboxes(session, rows: list[dict], places: dict) -> None:
     owners = {row["owner_national_id"] for row in rows if row["owner_national_id"]}
     people = _ids_by(session, Practitioner.national_id, Practitioner.id, sorted(owners))
     structures = {row["structure_id"]: entities.structure_key(row["structure_id"]) for row in rows}
-    places = _organization_ids(session, {key for key in structures.values() if key})
+    organizations = _organization_ids(session, {key for key in structures.values() if key}, places)
     for row in rows:
         row["practitioner_id"] = people.get(row["owner_national_id"])
-        row["organization_id"] = places.get(structures[row["structure_id"]])
+        row["organization_id"] = organizations.get(structures[row["structure_id"]])
 
 
 def _chunks(items: list, size: int = staging.SELECT_CHUNK):
