@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from cloudevents.core.bindings import kafka as binding
 from kitapp.models import Note
 from servicekit import db
-from servicekit.events import codec, emit
+from servicekit.events import codec, emit, emit_many
 from servicekit.testing import deliver, emitted, make_event
 
 CREATED = "fr.enrs.identity.user.created"
@@ -46,6 +46,46 @@ def test_it_leaves_no_row_when_the_transaction_rolls_back(app):
 def test_it_refuses_an_event_type_missing_from_the_catalogue(app):
     with app.app_context(), pytest.raises(ValueError, match="not in the event catalogue"):
         emit(db.session(), "fr.enrs.identity.user.teleported", "u-1", {})
+
+
+def test_emit_many_writes_the_rows_emit_would_write_in_the_order_given(app):
+    with app.app_context():
+        session = db.session()
+        emit(session, CREATED, "u-0", {"user_id": "u-0", "username": "a"})
+        pairs = [(f"u-{n}", {"user_id": f"u-{n}", "username": f"n{n}"}) for n in (1, 2, 3)]
+        assert emit_many(session, CREATED, pairs) == 3
+        session.commit()
+        rows = emitted(session)
+    single, *many = rows
+    assert [(row.subject, row.key, row.data) for row in rows] == [
+        ("u-0", "u-0", {"user_id": "u-0", "username": "a"}),
+        *((subject, subject, data) for subject, data in pairs),
+    ]
+    shared = ("type", "topic", "source", "request_id", "published_at", "attempts", "last_error")
+    for row in many:
+        assert [getattr(row, name) for name in shared] == [getattr(single, name) for name in shared]
+        assert row.created_at.tzinfo is not None
+    assert len({row.event_id for row in rows}) == 4
+
+
+def test_emit_many_leaves_no_row_when_the_transaction_rolls_back(app):
+    with app.app_context():
+        session = db.session()
+        emit_many(session, CREATED, [("u-1", {"user_id": "u-1", "username": "x"})])
+        session.rollback()
+        assert emitted(session) == []
+
+
+def test_emit_many_refuses_an_event_type_missing_from_the_catalogue(app):
+    with app.app_context(), pytest.raises(ValueError, match="not in the event catalogue"):
+        emit_many(db.session(), "fr.enrs.identity.user.teleported", [("u-1", {})])
+
+
+def test_emit_many_writes_nothing_for_no_events(app):
+    with app.app_context():
+        session = db.session()
+        assert emit_many(session, CREATED, []) == 0
+        assert emitted(session) == []
 
 
 def test_it_turns_a_row_into_a_binary_mode_cloudevent_and_back(app, client, gp):

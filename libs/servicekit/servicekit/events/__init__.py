@@ -2,9 +2,10 @@
 
 Web processes never talk to Kafka. The worker (`flask --app <pkg> worker`) relays outbox rows to
 Kafka as CloudEvents (binary mode) and runs the handlers registered with `handles`.
+`emit_many` queues a batch of events of one type with a single INSERT.
 """
 
-from servicekit.events.outbox import emit
+from servicekit.events.outbox import emit, emit_many
 from servicekit.events.registry import handles
 
-__all__ = ["emit", "handles"]
+__all__ = ["emit", "emit_many", "handles"]

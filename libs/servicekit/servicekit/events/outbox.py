@@ -1,8 +1,11 @@
 """The outbox: an event is a row written in the same transaction as the change it describes."""
 
+from collections.abc import Iterable
+
+import sqlalchemy as sa
 from flask import current_app, has_app_context
 
-from servicekit.models import OutboxEvent, new_event_id
+from servicekit.models import OutboxEvent, new_event_id, utcnow
 from servicekit.requestid import current_request_id
 from servicekit.topics import event_type
 
@@ -28,3 +31,33 @@ def emit(session, type, subject, data, key=None):
     )
     session.add(row)
     return row
+
+
+def emit_many(session, type, events: Iterable[tuple[str, dict]]) -> int:
+    """Queue events of one type, given as (subject, data) pairs keyed by their subject.
+
+    The rows `emit` would add, written at once by one executemany INSERT in the session's
+    transaction (a bulk import emits tens of thousands: one ORM object each costs several
+    times more). Rows are numbered in the order given; returns how many were queued.
+    """
+    catalogued = event_type(type)
+    shared = {
+        "topic": catalogued.topic,
+        "type": type,
+        "source": _source(),
+        "request_id": current_request_id(),
+        "created_at": utcnow(),
+        "attempts": 0,
+    }
+    rows = [
+        {**shared, "event_id": new_event_id(), "subject": subject, "key": subject, "data": data}
+        for subject, data in events
+    ]
+    if rows:
+        # Rows added with `emit` before these keep their place in the outbox order.
+        session.flush()
+        session.execute(_INSERT, rows)
+    return len(rows)
+
+
+_INSERT = sa.insert(OutboxEvent.__table__)

@@ -32,7 +32,7 @@ def warn(reason: str) -> Finding:
 
 # Organisation identifiers repeat on every activity line of the site: a small bounded cache
 # spares the key computations without growing with the file.
-_cached = lru_cache(maxsize=1 << 12)
+_cached = lru_cache(maxsize=1 << 14)
 
 _ADELI = re.compile(r"[0-9A-Z]{9}")
 _FINESS = re.compile(r"(?:\d{2}|2A|2B)\d{7}")

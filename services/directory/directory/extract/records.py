@@ -197,8 +197,10 @@ _organisation_values = itemgetter(*_ORGANISATION_COLUMNS)
 
 
 # A site appears on the line of every professional working there: a bounded cache builds
-# each one once while it is in use.
-@lru_cache(maxsize=1 << 12)
+# each one once while it is in use. Lines come in professional order, so a site comes back
+# after thousands of others. 16,384 entries (with the two site caches of the rules) cost about
+# 30 MB more than 4,096 once full, and read a 1M-line file 15 % faster (32,768: +70 MB, +45 %).
+@lru_cache(maxsize=1 << 14)
 def _organisation(values: tuple[str, ...]) -> Organisation:
     return Organisation(*values, fingerprint=fingerprint(values))
 

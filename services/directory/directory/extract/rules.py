@@ -106,7 +106,7 @@ def _organisation_issues(issues: list[Issue], fields: dict[str, str]) -> None:
 
 
 # A site is repeated on the line of everyone working there: check each one once while in use.
-@lru_cache(maxsize=1 << 12)
+@lru_cache(maxsize=1 << 14)
 def site_issues(values: tuple[str, ...]) -> tuple[Issue, ...]:
     """Issues of a site's identifiers and contact details; postcode rules apply in France."""
     country, *checked = values

@@ -9,9 +9,11 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
+from operator import itemgetter
 
 import sqlalchemy as sa
-from servicekit.events import emit
+from servicekit.events import emit_many
 from servicekit.models import utcnow
 
 from directory.imports import entities, staging
@@ -69,12 +71,13 @@ def apply_changes(session, run_id, entity: Entity, chunk, counts: Counter, on_ch
     `on_chunk(counts)` runs before each commit (the run's live counts).
     """
     after = ""
+    places: dict = {}  # organisation ids by key, stable: organisations are never deleted
     while True:
         rows = session.execute(_changed(run_id, entity, after, chunk)).all()
         if not rows:
             return
         records = [(entity.decode(row.key, row.data, row.fingerprint), row.id) for row in rows]
-        _write(session, entity, records, counts)
+        _write(session, entity, records, counts, places)
         _commit(session, counts, on_chunk)
         after = rows[-1].key
 
@@ -97,7 +100,7 @@ def _changed(run_id: int, entity: Entity, after: str, chunk: int):
     )
 
 
-def _write(session, entity: Entity, records: list, counts: Counter) -> None:
+def _write(session, entity: Entity, records: list, counts: Counter, places: dict) -> None:
     now = utcnow()
     created, updated = [], []
     for record, stored_id in records:
@@ -107,33 +110,118 @@ def _write(session, entity: Entity, records: list, counts: Counter) -> None:
         else:
             updated.append(columns | {"id": stored_id})
     if entity is MAILBOXES:
-        _link_mailboxes(session, created + updated)
+        _link_mailboxes(session, created + updated, places)
     insert_rows(session, entity.model, created)
     update_rows(session, entity.model, updated)
     if entity is PRACTITIONERS:
-        _sync_roles(session, records, created, updated, now)
+        _sync_roles(session, records, created, updated, now, places)
     _emit_all(session, entity, "created", created, counts)
     _emit_all(session, entity, "updated", updated, counts)
 
 
 def insert_rows(session, model, rows: list[dict]) -> None:
-    """One Core executemany INSERT (the ORM's bulk path costs several times more per row)."""
+    """One executemany INSERT of rows that all name the same columns."""
     if rows:
-        session.execute(model.__table__.insert(), rows)
+        _execute_many(session, model.__table__, tuple(rows[0]), rows, by_id=False)
 
 
 def update_rows(session, model, rows: list[dict]) -> None:
-    """One Core executemany UPDATE by primary key; each row names its `id`."""
-    if not rows:
+    """One executemany UPDATE by primary key; each row names its `id` and the same columns."""
+    if rows:
+        _execute_many(session, model.__table__, tuple(rows[0]), rows, by_id=True)
+
+
+def _execute_many(session, table: sa.Table, columns: tuple, rows: list[dict], by_id: bool):
+    """Run the statement at the driver, with the column types' own conversions.
+
+    The same statement through SQLAlchemy Core rebuilds each row's parameters (defaults,
+    processors, key lookups) and costs several times the driver's own work per row. Rows
+    that leave out a column with a Python-side default or onupdate take the Core path, which
+    fills it in.
+    """
+    connection = session.connection()
+    prepared = _prepared(connection.dialect, table, columns, by_id)
+    if prepared is None:
+        session.execute(_core_statement(table, by_id), _core_rows(rows, by_id))
         return
-    table = model.__table__
-    statement = table.update().where(table.c.id == sa.bindparam("row_id"))
-    session.execute(statement, [{**row, "row_id": row["id"]} for row in rows])
+    sql, order, conversions = prepared
+    values = itemgetter(*order)
+    if not conversions:
+        connection.exec_driver_sql(sql, [values(row) for row in rows])
+        return
+    by_column = list(zip(*map(values, rows), strict=True))
+    for index, process in conversions:
+        by_column[index] = _converted(by_column[index], process)
+    connection.exec_driver_sql(sql, list(zip(*by_column, strict=True)))
+
+
+def _converted(column: tuple, process) -> list:
+    # Converted once per run of the same object: a chunk shares one timestamp.
+    converted = []
+    previous = value = _NOTHING
+    for item in column:
+        if item is not previous:
+            previous, value = item, process(item)
+        converted.append(value)
+    return converted
+
+
+_NOTHING = object()
+
+
+@lru_cache(maxsize=64)
+def _prepared(dialect, table: sa.Table, columns: tuple, by_id: bool):
+    """An INSERT (or UPDATE by id): (sql, parameter order, (index, converter) pairs).
+
+    None when the driver path would not write what Core writes.
+    """
+    given = set(columns)
+    if len(given) < 2:  # itemgetter of one name gives a value, not a tuple
+        return None
+    for column in table.columns:
+        filled = column.onupdate if by_id else column.default
+        if filled is not None and column.name not in given:
+            return None
+    if dialect.paramstyle not in _PLACEHOLDERS:
+        return None
+    mark = _PLACEHOLDERS[dialect.paramstyle]
+    quote = dialect.identifier_preparer.quote
+    name = dialect.identifier_preparer.format_table(table)
+    # Only names from the table's own metadata, quoted by the dialect, go into the text.
+    if by_id:
+        order = (*(column for column in columns if column != "id"), "id")
+        assignments = ", ".join(f"{quote(column)} = {mark}" for column in order[:-1])
+        sql = f"UPDATE {name} SET {assignments} WHERE {quote('id')} = {mark}"  # noqa: S608
+    else:
+        order = columns
+        names = ", ".join(quote(column) for column in order)
+        marks = ", ".join(mark for _ in order)
+        sql = f"INSERT INTO {name} ({names}) VALUES ({marks})"  # noqa: S608
+    processors = (_bind_processor(dialect, table.c[column]) for column in order)
+    conversions = tuple((index, p) for index, p in enumerate(processors) if p is not None)
+    return sql, order, conversions
+
+
+_PLACEHOLDERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
+
+
+def _bind_processor(dialect, column: sa.Column):
+    return column.type.dialect_impl(dialect).bind_processor(dialect)
+
+
+def _core_statement(table: sa.Table, by_id: bool):
+    if by_id:
+        return table.update().where(table.c.id == sa.bindparam("row_id"))
+    return table.insert()
+
+
+def _core_rows(rows: list[dict], by_id: bool) -> list[dict]:
+    return [{**row, "row_id": row["id"]} for row in rows] if by_id else rows
 
 
 def _emit_all(session, entity: Entity, verb: str, rows: list[dict], counts: Counter) -> None:
-    for row in rows:
-        emit(session, entity.event_type(verb), str(row["id"]), entity.event(row))
+    events = ((str(row["id"]), entity.event(row)) for row in rows)
+    emit_many(session, entity.event_type(verb), events)
     counts[f"{entity.name}.{verb}"] += len(rows)
 
 
@@ -180,7 +268,7 @@ def _deactivate_roles(session, condition, now) -> None:
     )
 
 
-def _sync_roles(session, records, created, updated, now) -> None:
+def _sync_roles(session, records, created, updated, now, places: dict) -> None:
     """Make each written practitioner's active roles exactly its staged activities."""
     people = {row["national_id"]: row["id"] for row in created + updated}
     wanted = {
@@ -189,7 +277,8 @@ def _sync_roles(session, records, created, updated, now) -> None:
         for activity in person.activities
     }
     stored = _stored_roles(session, [row["id"] for row in updated])
-    organizations = _organization_ids(session, {a.organisation_key for a in wanted.values()})
+    keys = {a.organisation_key for a in wanted.values()}
+    organizations = _organization_ids(session, keys, places)
     inserts, revived = [], []
     for (practitioner_id, print_), activity in wanted.items():
         role = stored.pop((practitioner_id, print_), None)
@@ -221,8 +310,21 @@ def _stored_roles(session, practitioner_ids: list) -> dict:
     return roles
 
 
-def _organization_ids(session, keys: set[str]) -> dict[str, uuid.UUID]:
-    return _ids_by(session, Organization.key, Organization.id, [key for key in keys if key])
+def _organization_ids(session, keys: set[str], known: dict) -> dict[str, uuid.UUID]:
+    """Ids of the stored organisations among keys, remembering them in `known` (bounded).
+
+    Each chunk names mostly organisations an earlier chunk looked up already.
+    """
+    wanted = [key for key in keys if key and key not in known]
+    found = _ids_by(session, Organization.key, Organization.id, wanted)
+    if len(known) + len(found) > KNOWN_ORGANIZATIONS:
+        known.clear()
+    known.update(found)
+    return {key: known[key] for key in keys if key in known}
+
+
+# About 10 MB at most; a national extract names a few hundred thousand sites.
+KNOWN_ORGANIZATIONS = 50_000
 
 
 def _ids_by(session, key_column, id_column, keys: list[str]) -> dict:
@@ -233,14 +335,14 @@ def _ids_by(session, key_column, id_column, keys: list[str]) -> dict:
     return found
 
 
-def _link_mailboxes(session, rows: list[dict]) -> None:
+def _link_mailboxes(session, rows: list[dict], places: dict) -> None:
     owners = {row["owner_national_id"] for row in rows if row["owner_national_id"]}
     people = _ids_by(session, Practitioner.national_id, Practitioner.id, sorted(owners))
     structures = {row["structure_id"]: entities.structure_key(row["structure_id"]) for row in rows}
-    places = _organization_ids(session, {key for key in structures.values() if key})
+    organizations = _organization_ids(session, {key for key in structures.values() if key}, places)
     for row in rows:
         row["practitioner_id"] = people.get(row["owner_national_id"])
-        row["organization_id"] = places.get(structures[row["structure_id"]])
+        row["organization_id"] = organizations.get(structures[row["structure_id"]])
 
 
 def _chunks(items: list, size: int = staging.SELECT_CHUNK):

@@ -6,10 +6,14 @@ from functools import lru_cache
 
 from directory.extract.records import Activity, Mailbox, Organisation, Professional
 from directory.extract.valuesets import DATA_DIR, SAVOIR_FAIRE_FILE
-from directory.models import search_key
+from directory.models import search_key as _search_key
 
 # Identification Structure of an MSSanté line: a one-digit type, then the identifier.
 _STRUCTURE_KEYS = {"1": "finess:", "3": "siret:", "4": "id:"}
+
+
+# Names, given names and cities repeat a lot across a national extract.
+search_key = lru_cache(maxsize=1 << 16)(_search_key)
 
 
 def practitioner_columns(person: Professional) -> dict:

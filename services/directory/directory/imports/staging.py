@@ -5,10 +5,13 @@ size. A professional whose lines are not contiguous arrives as partial records: 
 merged into the staged one (Professional.merged_with), as the extract layer prescribes.
 """
 
+from functools import lru_cache
+from operator import attrgetter, itemgetter
+
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from directory.extract.records import Activity, Mailbox, Organisation, Professional, fingerprint
+from directory.extract.records import Activity, Mailbox, Organisation, Professional
 from directory.models import ImportStaging
 
 PRACTITIONER = "practitioner"
@@ -20,8 +23,12 @@ SELECT_CHUNK = 500
 
 
 def encode_professional(person: Professional) -> list:
-    """The staged form of a professional: identity fields, then its activities' values."""
-    activities = [_values(activity) for activity in person.activities]
+    """The staged form of a professional: identity fields, then its activities' values.
+
+    Each activity keeps its fingerprint as its last value, so that reading it back does not
+    hash it again.
+    """
+    activities = [[*_values(activity), activity.fingerprint] for activity in person.activities]
     return [
         person.id_type,
         person.identifier,
@@ -52,11 +59,17 @@ def decode_mailbox(key: str, data: list, print_: str) -> Mailbox:
 
 
 def _values(record) -> list[str]:
-    return [getattr(record, name) for name in record.__slots__ if name != "fingerprint"]
+    return list(_content_of(type(record))(record))
+
+
+@lru_cache(maxsize=8)
+def _content_of(kind: type):
+    """A getter of a record type's fields but its fingerprint, in declaration order."""
+    return attrgetter(*(name for name in kind.__slots__ if name != "fingerprint"))
 
 
 def _activity(values: list[str]) -> Activity:
-    return Activity(*values, fingerprint=fingerprint(values))
+    return Activity(*values)
 
 
 def stage_professionals(session, run_id: int, people: list[Professional]) -> None:
@@ -111,16 +124,49 @@ def _staged(session, run_id: int, entity: str, keys: list[str]):
 
 
 def upsert(session, rows: list[dict]) -> None:
-    """INSERT ... ON CONFLICT (run, entity, key) DO UPDATE, as one executemany."""
+    """INSERT ... ON CONFLICT (run, entity, key) DO UPDATE, as one executemany.
+
+    Run at the driver with the JSON column's own conversion: through SQLAlchemy Core the same
+    statement rebuilds every row's parameters, which costs more than the insert itself.
+    """
     if not rows:
         return
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(ImportStaging.__table__)
+    connection = session.connection()
+    sql, order, to_json = _upsert_statement(connection.dialect)
+    if order is None:  # named parameters (psycopg)
+        parameters = [{**row, "data": to_json(row["data"])} for row in rows]
+    else:
+        values = itemgetter(*order)
+        at = order.index("data")
+        parameters = [_with(values(row), at, to_json(row["data"])) for row in rows]
+    connection.exec_driver_sql(sql, parameters)
+
+
+def _with(values: tuple, index: int, value) -> tuple:
+    return (*values[:index], value, *values[index + 1 :])
+
+
+@lru_cache(maxsize=4)
+def _upsert_statement(dialect):
+    """(sql, positional parameter order or None, data converter) of the staging upsert."""
+    table = ImportStaging.__table__
+    module = postgresql if dialect.name == "postgresql" else sqlite
+    statement = module.insert(table)
     statement = statement.on_conflict_do_update(
         index_elements=["run_id", "entity", "key"],
         set_={"fingerprint": statement.excluded.fingerprint, "data": statement.excluded.data},
     )
-    session.execute(statement, rows)
+    compiled = statement.compile(dialect=dialect, column_keys=list(_STAGED_COLUMNS))
+    order = tuple(compiled.positiontup) if compiled.positional else None
+    to_json = table.c.data.type.dialect_impl(dialect).bind_processor(dialect) or _unchanged
+    return compiled.string, order, to_json
+
+
+_STAGED_COLUMNS = ("run_id", "entity", "key", "fingerprint", "data")
+
+
+def _unchanged(value):
+    return value
 
 
 def clear(session, run_id: int) -> None:

@@ -1,0 +1,70 @@
+"""The import's bulk writes: rows written at the driver read back as SQLAlchemy wrote them."""
+
+import datetime as dt
+import uuid
+
+import sqlalchemy as sa
+from directory.imports.apply import insert_rows, update_rows
+from directory.models import Practitioner
+from servicekit import db
+
+WHEN = dt.datetime(2026, 3, 1, 8, 30, 15, 123456, tzinfo=dt.UTC)
+LATER = WHEN + dt.timedelta(days=2)
+
+
+def practitioner(number: int, **changes) -> dict:
+    """Every column of a practitioners row, as the import builds it."""
+    national_id = f"8{number:011d}"
+    return {
+        "id": uuid.uuid4(),
+        "national_id": national_id,
+        "id_type": "8",
+        "rpps": national_id[1:],
+        "adeli": None,
+        "civilite": "DR",
+        "civilite_exercice": "",
+        "family": "Lefèvre-Nouvel",
+        "given": "Zoé",
+        "family_search": "lefevre nouvel",
+        "given_search": "zoe",
+        "professions": "10",
+        "fingerprint": f"{number:032x}",
+        "active": True,
+        "deactivated_at": None,
+        "created_at": WHEN,
+        "updated_at": WHEN,
+    } | changes
+
+
+def stored(session) -> dict:
+    rows = session.execute(sa.select(Practitioner.__table__)).mappings()
+    return {row["id"]: dict(row) for row in rows}
+
+
+def test_inserted_rows_read_back_with_their_types(app):
+    rows = [practitioner(1), practitioner(2, active=False, deactivated_at=LATER)]
+    with app.app_context(), db.sessions() as session:
+        insert_rows(session, Practitioner, rows)
+        session.commit()
+        assert stored(session) == {row["id"]: row for row in rows}
+
+
+def test_updated_rows_change_only_the_rows_named_by_id(app):
+    first, second = practitioner(1), practitioner(2)
+    with app.app_context(), db.sessions() as session:
+        insert_rows(session, Practitioner, [first, second])
+        changed = {"id": first["id"], "family": "Roux", "active": False, "updated_at": LATER}
+        update_rows(session, Practitioner, [changed])
+        session.commit()
+        assert stored(session) == {first["id"]: first | changed, second["id"]: second}
+
+
+def test_rows_without_a_defaulted_column_get_its_default(app):
+    row = practitioner(3)
+    del row["created_at"], row["civilite"]
+    with app.app_context(), db.sessions() as session:
+        insert_rows(session, Practitioner, [row])
+        session.commit()
+        [back] = stored(session).values()
+    assert back["civilite"] == ""
+    assert back["created_at"].tzinfo is not None
