@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -137,6 +138,24 @@ def test_it_keeps_events_while_the_broker_is_down_and_sends_them_once_after(
 
     events = read_events(broker.bootstrap, TOPIC, 4)
     assert [event.get_id() for event in events] == outbox_ids(app)
+
+
+def test_requests_keep_writing_while_the_relay_waits_on_a_broker_that_is_down(
+    app, client, gp, broker, start_worker
+):
+    # Each publication attempt now blocks for 8 s, longer than SQLite's 5 s wait for its lock:
+    # a relay holding the database's write lock meanwhile would make these writes fail.
+    app.config["KAFKA_TIMEOUT_MS"] = 8000
+    broker.stop()
+    write_note(client, gp, "dr.pending")
+    start_worker()
+    written, until = 0, time.monotonic() + 6  # writes back to back across the relay's attempt
+    while time.monotonic() < until:
+        started = time.monotonic()
+        write_note(client, gp, f"dr.during-outage-{written}")
+        assert time.monotonic() - started < 2.5, "a write waited on the relay"
+        written += 1
+    assert notes_by(app, f"dr.during-outage-{written - 1}") == 1
 
 
 def test_two_workers_relay_each_event_once(app, client, gp, start_worker):

@@ -1,10 +1,15 @@
 """The outbox relay: publish unpublished rows in id order; mark them only once the broker acked.
 
 Several workers may run: on PostgreSQL each claims its batch with SELECT ... FOR UPDATE SKIP
-LOCKED; on SQLite the relay takes the database's write lock first, so one relays at a time.
+LOCKED and keeps those rows locked while it publishes them. On SQLite, whose one write lock
+covers the whole database, the relay must not hold it while the broker answers (seconds when it
+is down: every request that writes would wait, then fail), so relays take turns on a lock file
+beside the database, read a batch, publish it outside any transaction, then mark it.
 A broker that is down leaves the rows in place; the worker retries later, nothing is lost.
 """
 
+import contextlib
+import fcntl
 import logging
 
 import sqlalchemy as sa
@@ -32,9 +37,12 @@ class Relay:
 
     def run_once(self):
         """Publish one batch; the number of rows published. KafkaError when the broker fails."""
-        with self.database.sessions() as session:
-            rows = self._claim(session, self.batch)
-            error = self._publish(rows) if rows else None
+        lock_path = _sqlite_lock_path(self.database.engine)
+        if lock_path is None:
+            rows, error = self._relay_locked_rows()
+        else:
+            with _exclusive(lock_path) as turn:
+                rows, error = self._relay_detached_rows() if turn else ([], None)
         if error is not None:
             self.close()
             raise error
@@ -42,17 +50,23 @@ class Relay:
             log.info("events published", extra={"count": len(rows)})
         return len(rows)
 
-    def _claim(self, session, batch):
-        if session.get_bind().dialect.name == "sqlite":
-            _take_sqlite_write_lock(session)
-        query = (
-            sa.select(OutboxEvent)
-            .where(OutboxEvent.published_at.is_(None))
-            .order_by(OutboxEvent.id)
-            .limit(batch)
-            .with_for_update(skip_locked=True)
-        )
-        return list(session.scalars(query))
+    def _relay_locked_rows(self):
+        with self.database.sessions() as session:
+            if session.get_bind().dialect.name == "sqlite":  # in memory: no file to lock
+                _take_sqlite_write_lock(session)
+            rows = list(session.scalars(_unpublished(self.batch).with_for_update(skip_locked=True)))
+            return rows, (self._publish(rows) if rows else None)
+
+    def _relay_detached_rows(self):
+        with self.database.sessions() as session:
+            rows = list(session.scalars(_unpublished(self.batch)))
+            session.expunge_all()  # kept, with their values, after the read ends
+        if not rows:
+            return rows, None
+        error = self._publish(rows)
+        with self.database.sessions() as session:
+            session.add_all(rows)  # their changes (published_at, attempts) are written here
+        return rows, error
 
     def _producer_or_new(self):
         if self._producer is None:
@@ -91,6 +105,37 @@ class Relay:
         if self._producer is not None:
             producer, self._producer = self._producer, None
             producer.close(timeout=5)
+
+
+def _unpublished(batch):
+    return (
+        sa.select(OutboxEvent)
+        .where(OutboxEvent.published_at.is_(None))
+        .order_by(OutboxEvent.id)
+        .limit(batch)
+    )
+
+
+def _sqlite_lock_path(engine):
+    """The relays' lock file of a SQLite database file; None for other databases."""
+    if engine.dialect.name != "sqlite" or engine.url.database in (None, "", ":memory:"):
+        return None
+    return engine.url.database + ".relay-lock"
+
+
+@contextlib.contextmanager
+def _exclusive(path):
+    """True when this relay has the turn (an flock on path), False when another one has it."""
+    with open(path, "ab") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _record_failure(row, exc):
