@@ -69,6 +69,33 @@ def schema_state(app):
     return "pending"
 
 
+def differences(app, *metadatas):
+    """What autogenerate would change for the database to match the service's models and the
+    kit's tables: empty when the migrations build exactly what the models declare."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from servicekit.models import KitBase
+
+    found = []
+    with db.database(app).engine.connect() as connection:
+        context = MigrationContext.configure(connection)
+        for metadata in (*metadatas, KitBase.metadata):
+            found += [
+                diff
+                for diff in compare_metadata(context, metadata)
+                if not _of_other_metadata(diff, metadata)
+            ]
+    return found
+
+
+def _of_other_metadata(diff, metadata):
+    # Compared with one metadata at a time, the tables of the others look like extra tables.
+    if diff[0] == "remove_table":
+        return True
+    return diff[0] == "remove_index" and diff[1].table.name not in metadata.tables
+
+
 def run_env(context, target_metadata):
     """The body of every service's migrations/env.py (online mode, engine from the app)."""
     config = context.config

@@ -55,17 +55,10 @@ def settings(jwks, database):
     }
 
 
-@pytest.fixture
-def app(settings, database):
-    application = kitapp.create_app(settings)
-    database.migrate(application)
-    yield application
-    database.empty(application)
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
+@pytest.fixture(scope="session")
+def app_factory():
+    """kitapp's create_app, for servicekit.testing.fixtures' `app`, `client`, `db_session`."""
+    return kitapp.create_app
 
 
 @pytest.fixture

@@ -1,16 +1,11 @@
-"""Fixtures for the directory's tests: the app on a migrated database, tokens, personas."""
+"""Fixtures for the directory's tests: its database, settings and personas.
+
+`app`, `client`, `runner`, `db_session`, `tokens` and `jwks` come from servicekit.testing.fixtures.
+"""
 
 import pytest
 from directory import create_app
-from servicekit import db
-from servicekit.testing import (
-    TEST_AUDIENCE,
-    TEST_ISSUER,
-    JwksServer,
-    SigningKey,
-    TestDatabase,
-    TokenFactory,
-)
+from servicekit.testing import TEST_AUDIENCE, TEST_ISSUER, TestDatabase
 
 
 @pytest.fixture(scope="session")
@@ -20,19 +15,8 @@ def database(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def signing_key():
-    return SigningKey()
-
-
-@pytest.fixture(scope="session")
-def jwks(signing_key):
-    with JwksServer([signing_key]) as server:
-        yield server
-
-
-@pytest.fixture
-def tokens(signing_key):
-    return TokenFactory(signing_key, issuer=TEST_ISSUER, audience=TEST_AUDIENCE)
+def app_factory():
+    return create_app
 
 
 @pytest.fixture
@@ -49,32 +33,6 @@ def settings(database, jwks, tmp_path):
         "IMPORT_MAX_BYTES": 5 * 1024 * 1024,
         "IMPORT_BATCH_SIZE": 50,
     }
-
-
-@pytest.fixture
-def app(database, settings):
-    app = create_app(settings)
-    database.migrate(app)
-    yield app
-    database.empty(app)
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
-
-
-@pytest.fixture
-def runner(app):
-    return app.test_cli_runner()
-
-
-@pytest.fixture
-def db_session(app):
-    """A session on the app's database for arranging and checking rows."""
-    session = db.database(app).session_factory()
-    yield session
-    session.close()
 
 
 @pytest.fixture

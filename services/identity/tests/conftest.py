@@ -8,7 +8,7 @@ import pyotp
 import pytest
 from identity import create_app, service
 from servicekit import db
-from servicekit.testing import TEST_AUDIENCE, TEST_ISSUER, SigningKey, TestDatabase, TokenFactory
+from servicekit.testing import TEST_AUDIENCE, TEST_ISSUER, TestDatabase
 
 PASSWORD = "correct horse battery staple"
 CSRF_FIELD = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
@@ -50,13 +50,8 @@ def database(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def signing_key():
-    return SigningKey()
-
-
-@pytest.fixture
-def tokens(signing_key):
-    return TokenFactory(signing_key, issuer=TEST_ISSUER, audience=TEST_AUDIENCE)
+def app_factory():
+    return create_app
 
 
 @pytest.fixture
@@ -77,33 +72,6 @@ def settings(database, signing_key):
         "LOGIN_IP_MAX_FAILURES": 50,
         "LOGIN_IP_WINDOW_SECONDS": 900,
     }
-
-
-@pytest.fixture
-def app(database, settings):
-    app = create_app(settings)
-    database.migrate(app)
-    yield app
-    database.empty(app)
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
-
-
-@pytest.fixture
-def runner(app):
-    return app.test_cli_runner()
-
-
-@pytest.fixture
-def db_session(app):
-    """A session on the app's database for arranging and checking rows."""
-    # No app context held here: requests made meanwhile must each get their own `g`.
-    session = db.database(app).session_factory()
-    yield session
-    session.close()
 
 
 def make_persona(app, username, roles, rpps=None):
