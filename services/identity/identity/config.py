@@ -20,6 +20,8 @@ def load():
         LOGIN_IP_MAX_FAILURES=env_int("LOGIN_IP_MAX_FAILURES", 50),
         LOGIN_IP_WINDOW_SECONDS=env_int("LOGIN_IP_WINDOW_SECONDS", 15 * 60),
         TRUSTED_PROXIES=env_int("TRUSTED_PROXIES", 0),
+        # A client changed by another process (secret, redirect URIs) applies within this delay.
+        OAUTH_CLIENT_CACHE_SECONDS=env_int("OAUTH_CLIENT_CACHE_SECONDS", 10),
     )
     return config
 
