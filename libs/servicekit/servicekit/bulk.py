@@ -1,0 +1,108 @@
+"""Bulk writes at the driver: one executemany INSERT, or UPDATE by id, for many rows at once.
+
+Through SQLAlchemy Core the same statement rebuilds each row's parameters (defaults, processors,
+key lookups), which costs several times the database's own work per row: a bulk import notices.
+Here the SQL is generated once per table and set of columns from the table's metadata, and each
+value goes through its column type's own bind processor, so the stored values are the ones Core
+would store. Rows that leave out a column with a Python-side default or onupdate take the Core
+path, which fills it in.
+"""
+
+from functools import lru_cache
+from operator import itemgetter
+
+import sqlalchemy as sa
+
+
+def insert_many(session, table: sa.Table, rows: list[dict]) -> None:
+    """INSERT rows that all name the same columns, in the session's transaction."""
+    if rows:
+        _execute_many(session, table, tuple(rows[0]), rows, by_id=False)
+
+
+def update_many(session, table: sa.Table, rows: list[dict]) -> None:
+    """UPDATE rows by primary key `id`; each row names its `id` and the same columns."""
+    if rows:
+        _execute_many(session, table, tuple(rows[0]), rows, by_id=True)
+
+
+def _execute_many(session, table: sa.Table, columns: tuple, rows: list[dict], by_id: bool):
+    """Run the statement at the driver, with the column types' own conversions."""
+    connection = session.connection()
+    prepared = _prepared(connection.dialect, table, columns, by_id)
+    if prepared is None:
+        session.execute(_core_statement(table, by_id), _core_rows(rows, by_id))
+        return
+    sql, order, conversions = prepared
+    values = itemgetter(*order)
+    if not conversions:
+        connection.exec_driver_sql(sql, [values(row) for row in rows])
+        return
+    by_column = list(zip(*map(values, rows), strict=True))
+    for index, process in conversions:
+        by_column[index] = _converted(by_column[index], process)
+    connection.exec_driver_sql(sql, list(zip(*by_column, strict=True)))
+
+
+def _converted(column: tuple, process) -> list:
+    # Converted once per run of the same object: a chunk shares one timestamp.
+    converted = []
+    previous = value = _NOTHING
+    for item in column:
+        if item is not previous:
+            previous, value = item, process(item)
+        converted.append(value)
+    return converted
+
+
+_NOTHING = object()
+
+
+@lru_cache(maxsize=64)
+def _prepared(dialect, table: sa.Table, columns: tuple, by_id: bool):
+    """An INSERT (or UPDATE by id): (sql, parameter order, (index, converter) pairs).
+
+    None when the driver path would not write what Core writes.
+    """
+    given = set(columns)
+    if len(given) < 2:  # itemgetter of one name gives a value, not a tuple
+        return None
+    for column in table.columns:
+        filled = column.onupdate if by_id else column.default
+        if filled is not None and column.name not in given:
+            return None
+    if dialect.paramstyle not in _PLACEHOLDERS:
+        return None
+    mark = _PLACEHOLDERS[dialect.paramstyle]
+    quote = dialect.identifier_preparer.quote
+    name = dialect.identifier_preparer.format_table(table)
+    # Only names from the table's own metadata, quoted by the dialect, go into the text.
+    if by_id:
+        order = (*(column for column in columns if column != "id"), "id")
+        assignments = ", ".join(f"{quote(column)} = {mark}" for column in order[:-1])
+        sql = f"UPDATE {name} SET {assignments} WHERE {quote('id')} = {mark}"  # noqa: S608
+    else:
+        order = columns
+        names = ", ".join(quote(column) for column in order)
+        marks = ", ".join(mark for _ in order)
+        sql = f"INSERT INTO {name} ({names}) VALUES ({marks})"  # noqa: S608
+    processors = (_bind_processor(dialect, table.c[column]) for column in order)
+    conversions = tuple((index, p) for index, p in enumerate(processors) if p is not None)
+    return sql, order, conversions
+
+
+_PLACEHOLDERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
+
+
+def _bind_processor(dialect, column: sa.Column):
+    return column.type.dialect_impl(dialect).bind_processor(dialect)
+
+
+def _core_statement(table: sa.Table, by_id: bool):
+    if by_id:
+        return table.update().where(table.c.id == sa.bindparam("row_id"))
+    return table.insert()
+
+
+def _core_rows(rows: list[dict], by_id: bool) -> list[dict]:
+    return [{**row, "row_id": row["id"]} for row in rows] if by_id else rows
