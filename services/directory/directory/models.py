@@ -254,4 +254,5 @@ class ImportStaging(Base):
     entity: so.Mapped[str] = so.mapped_column(sa.String(20), primary_key=True)
     key: so.Mapped[str] = so.mapped_column(sa.String(254), primary_key=True)
     fingerprint: so.Mapped[str] = so.mapped_column(sa.String(32))
-    data: so.Mapped[list] = so.mapped_column(sa.JSON)
+    # The record as JSON text, written and read by the importer only (imports.staging).
+    data: so.Mapped[str] = so.mapped_column(sa.Text)

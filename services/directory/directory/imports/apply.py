@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from servicekit import bulk
 from servicekit.events import emit_many
+from servicekit.ids import uuid7
 from servicekit.models import utcnow
 
 from directory.imports import entities, staging
@@ -105,7 +106,7 @@ def _write(session, entity: Entity, records: list, counts: Counter, places: dict
     for record, stored_id in records:
         columns = entity.columns(record) | {"updated_at": now}
         if stored_id is None:
-            created.append(columns | {"id": uuid.uuid4(), "created_at": now})
+            created.append(columns | {"id": uuid7(), "created_at": now})
         else:
             updated.append(columns | {"id": stored_id})
     if entity is MAILBOXES:
@@ -194,7 +195,7 @@ def _sync_roles(session, records, created, updated, now, places: dict) -> None:
         org_id = organizations.get(activity.organisation_key)
         columns = entities.role_columns(activity, practitioner_id, org_id) | {"updated_at": now}
         if role is None:
-            inserts.append(columns | {"id": uuid.uuid4(), "created_at": now})
+            inserts.append(columns | {"id": uuid7(), "created_at": now})
         elif not role.active or role.organization_id != org_id:
             revived.append(columns | {"id": role.id})
     insert_rows(session, PractitionerRole, inserts)

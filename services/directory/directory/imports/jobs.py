@@ -18,7 +18,8 @@ from servicekit.models import utcnow
 
 from directory.extract.reader import open_source, read_header
 from directory.imports import staging
-from directory.imports.runner import FORMATS, ImportFailed, run_import
+from directory.imports.reading import FORMATS
+from directory.imports.runner import ImportFailed, run_import
 from directory.models import ImportRun
 
 log = logging.getLogger(__name__)
