@@ -11,7 +11,7 @@ import zipfile
 import pytest
 import sqlalchemy as sa
 from directory.extract import ExtractError, generate
-from directory.imports import jobs, reading, run_import
+from directory.imports import jobs, reading, run_import, staging
 from directory.models import Practitioner, PractitionerRole
 from servicekit import db
 from servicekit.testing import emitted
@@ -45,14 +45,38 @@ def as_lists(batches):
 
 
 @pytest.mark.parametrize("kind", ["ps", "mssante"])
-def test_the_child_sends_the_batches_read_in_process(extract, kind):
+def test_one_child_sends_the_batches_read_in_process(extract, kind):
     path = str(extract.path if kind == "ps" else extract.mssante_path)
 
-    by_child = as_lists(reading._from_child(path, kind, 60))
+    by_child = as_lists(reading._from_children(path, kind, 60, parts=1))
 
     assert by_child == as_lists(reading.read(path, kind, 60))
     assert len(by_child) > 3
     assert by_child[-1][3]["lines"] > 0 and by_child[0][2]  # counts, and the rejected lines
+
+
+def merged_by_key(batches):
+    rows = {}
+    for batch in batches:
+        for row in batch.rows:
+            rows[row[0]] = staging._merged(rows[row[0]], row) if row[0] in rows else row
+    return rows
+
+
+@pytest.mark.parametrize("parts", [2, 3])
+def test_children_reading_parts_send_what_one_reader_sends(extract, parts):
+    path = str(extract.path)
+    alone = list(reading.read(path, "ps", 40))
+
+    together = list(reading._from_children(path, "ps", 40, parts))
+
+    assert merged_by_key(together) == merged_by_key(alone)
+    problems = sorted((p for batch in together for p in batch.problems), key=lambda p: p["line"])
+    assert problems == [p for batch in alone for p in batch.problems]
+    organisations = {row for batch in together for row in batch.organisations}
+    assert organisations == {row for batch in alone for row in batch.organisations}
+    assert vars(together[-1].stats) == vars(alone[-1].stats)
+    assert together[-1].stats.bytes_read == extract.path.stat().st_size
 
 
 def test_a_small_file_is_read_in_process_and_a_large_one_by_a_child(extract, monkeypatch):
@@ -100,18 +124,18 @@ def test_a_broken_zip_fails_in_the_child_as_in_process(extract, tmp_path, in_chi
 def test_a_reader_killed_midway_stops_the_import_with_a_clear_error(extract, in_child):
     batches = reading.batches(str(extract.path), "ps", 10)
     next(batches)
-    (child,) = multiprocessing.active_children()
-    child.kill()
+    first, second = multiprocessing.active_children()
+    first.kill()
 
     with pytest.raises(reading.ReaderStopped, match="lecture de l'extraction s'est arrêtée"):
         for _ in batches:
             pass
-    assert not child.is_alive()
+    assert not first.is_alive() and not second.is_alive()
 
 
 def test_the_reader_exits_when_its_importer_dies(extract, tmp_path):
-    # An importer that takes one batch, prints its reader's pid and is killed: the reader, with
-    # nobody to read what it sends, must not outlive it.
+    # An importer that takes one batch, prints its readers' pids and is killed: the readers,
+    # with nobody to read what they send, must not outlive it.
     script = textwrap.dedent(
         f"""
         import multiprocessing, os, sys
@@ -120,16 +144,17 @@ def test_the_reader_exits_when_its_importer_dies(extract, tmp_path):
         reading.LIVENESS_SECONDS = 0.2
         batches = reading.batches({str(extract.path)!r}, "ps", 5)
         next(batches)
-        print(multiprocessing.active_children()[0].pid, flush=True)
+        print(*(child.pid for child in multiprocessing.active_children()), flush=True)
         os.kill(os.getpid(), 9)
         """
     )
     importer = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
     )
-    reader_pid = int(importer.stdout.split()[0])
+    readers = [int(pid) for pid in importer.stdout.split()]
 
-    assert _gone_within(reader_pid, seconds=30)
+    assert len(readers) == reading.READERS
+    assert all(_gone_within(pid, seconds=30) for pid in readers)
 
 
 def _gone_within(pid: int, seconds: float) -> bool:

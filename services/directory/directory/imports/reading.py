@@ -1,10 +1,15 @@
-"""Read an extract into batches of staged rows, in a separate process for large files.
+"""Read an extract into batches of staged rows, in child processes for large files.
 
-Parsing, checking and grouping the lines costs more CPU than staging them. A large extract is
-therefore read by a child process while the importer stages the previous batch: the two cores
-of a small server work at once. The child sends plain tuples and strings (cheap to pickle)
-through a bounded queue, so memory stays constant, and stops when its parent disappears. A small
-file is read in-process, where starting an interpreter would cost more than it saves.
+Parsing, checking and grouping the lines costs several times more CPU than staging them. A large
+file is therefore read in READERS parts, each by a child process (one part of a zip is read by
+inflating it from its start), while the importer stages what they send. A professional
+whose lines straddle two parts arrives as two partial records, which staging merges. Children
+send plain tuples and strings (cheap to pickle) through a bounded queue, so memory stays
+constant, and stop when their parent disappears. A small file is read in-process, where starting
+interpreters would cost more than it saves.
+
+Children are started with "spawn" (no fork of a process with threads): a script that runs an
+import must guard its main code with `if __name__ == "__main__":`, as multiprocessing requires.
 """
 
 import copy
@@ -24,7 +29,9 @@ from directory.imports import staging
 FORMATS = {"ps": PERSONNE_ACTIVITE, "mssante": MSSANTE}
 # Files smaller than this are read in-process.
 CHILD_READER_MIN_BYTES = 16 << 20
-# Batches read ahead of the importer: each holds `batch_size` records.
+# Child processes reading one plain file (the importer itself needs little CPU meanwhile).
+READERS = 2
+# Batches each child reads ahead of the importer: each holds `batch_size` records.
 READ_AHEAD = 2
 # How often (seconds) each side checks that the other one is still there.
 LIVENESS_SECONDS = 1.0
@@ -52,12 +59,12 @@ def batches(path: str, kind: str, batch_size: int) -> Iterator[Batch]:
     """
     if os.path.getsize(path) < CHILD_READER_MIN_BYTES:
         return read(path, kind, batch_size)
-    return _from_child(path, kind, batch_size)
+    return _from_children(path, kind, batch_size, READERS)
 
 
-def read(path: str, kind: str, batch_size: int) -> Iterator[Batch]:
-    """Read and group the extract in this process."""
-    reader = ExtractReader(path, FORMATS[kind])
+def read(path: str, kind: str, batch_size: int, part=(0, 1)) -> Iterator[Batch]:
+    """Read and group the extract (or one part of it, see ExtractReader) in this process."""
+    reader = ExtractReader(path, FORMATS[kind], part=part)
     add = _add_mailbox if kind == "mssante" else _professionals_adder()
     batch = Batch()
     for item in reader:
@@ -110,66 +117,91 @@ def _problem(item, severity: str) -> dict:
 # --- the child process --------------------------------------------------------------------
 
 
-def _from_child(path: str, kind: str, batch_size: int) -> Iterator[Batch]:
+def _from_children(path: str, kind: str, batch_size: int, parts: int) -> Iterator[Batch]:
     context = multiprocessing.get_context("spawn")  # no fork of a process with threads
-    channel = context.Queue(maxsize=READ_AHEAD)
-    child = context.Process(
-        target=_produce,
-        args=(path, kind, batch_size, channel, os.getpid()),
-        name="directory-import-reader",
-        daemon=True,
-    )
-    child.start()
+    channel = context.Queue(maxsize=READ_AHEAD * parts)
+    children = [
+        context.Process(
+            target=_produce,
+            args=(path, kind, batch_size, (index, parts), channel, os.getpid()),
+            name=f"directory-import-reader-{index}",
+            daemon=True,
+        )
+        for index in range(parts)
+    ]
+    for child in children:
+        child.start()
     try:
-        yield from _received(channel, child)
+        yield from _received(channel, children)
     finally:
-        _stop(child, channel)
+        _stop(children, channel)
 
 
-def _received(channel, child) -> Iterator[Batch]:
-    while True:
-        message, payload = _next_message(channel, child)
+def _received(channel, children) -> Iterator[Batch]:
+    """The children's batches, each with the counts of all parts so far."""
+    latest = [Stats() for _ in children]
+    finished: set[int] = set()
+    while len(finished) < len(children):
+        message, index, payload = _next_message(channel, children, finished)
         if message == "error":
             raise payload
         if message == "done":
-            return
+            finished.add(index)
+            continue
+        latest[index] = payload.stats
+        payload.stats = _summed(latest)
         yield payload
 
 
-def _next_message(channel, child) -> tuple:
+def _summed(parts: list[Stats]) -> Stats:
+    total = Stats(total_bytes=max(part.total_bytes for part in parts))
+    for name in ("lines", "records", "rejected", "warned", "warnings", "bytes_read"):
+        setattr(total, name, sum(getattr(part, name) for part in parts))
+    return total
+
+
+def _next_message(channel, children, finished: set[int]) -> tuple:
     while True:
         try:
             return channel.get(timeout=LIVENESS_SECONDS)
         except queue.Empty:
-            if not child.is_alive():
+            stopped = [
+                child
+                for index, child in enumerate(children)
+                if index not in finished and not child.is_alive()
+            ]
+            if stopped:
                 break
     try:
         return channel.get_nowait()  # sent just before it ended
     except queue.Empty:
-        reason = f"la lecture de l'extraction s'est arrêtée (code {child.exitcode})"
+        reason = f"la lecture de l'extraction s'est arrêtée (code {stopped[0].exitcode})"
         raise ReaderStopped(reason) from None
 
 
-def _stop(child, channel) -> None:
-    if child.is_alive():
-        child.terminate()
-    child.join(timeout=10)
-    if child.is_alive():
-        child.kill()
-        child.join()
+def _stop(children, channel) -> None:
+    for child in children:
+        if child.is_alive():
+            child.terminate()
+    for child in children:
+        child.join(timeout=10)
+        if child.is_alive():
+            child.kill()
+            child.join()
     channel.close()
     channel.join_thread()
 
 
-def _produce(path: str, kind: str, batch_size: int, channel, parent: int) -> None:
-    """The child's work: read the file, send each batch, then "done" (or the error raised)."""
+def _produce(path: str, kind: str, batch_size: int, part, channel, parent: int) -> None:
+    """A child's work: read its part, send each batch, then "done" (or the error raised)."""
+    index = part[0]
     try:
-        for batch in read(path, kind, batch_size):
-            _send(channel, ("batch", batch), parent)
+        for batch in read(path, kind, batch_size, part):
+            _send(channel, ("batch", index, batch), parent)
     except Exception as exc:  # the importer decides what an error means
-        _send(channel, ("error", _picklable(exc)), parent)
+        _send(channel, ("error", index, _picklable(exc)), parent)
         return
-    _send(channel, ("done", None), parent)
+    _send(channel, ("done", index, None), parent)
 
 
 def _send(channel, message, parent: int) -> None:
