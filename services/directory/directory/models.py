@@ -256,3 +256,5 @@ class ImportStaging(Base):
     fingerprint: so.Mapped[str] = so.mapped_column(sa.String(32))
     # The record as JSON text, written and read by the importer only (imports.staging).
     data: so.Mapped[str] = so.mapped_column(sa.Text)
+    # Stored, active and with this fingerprint when staged: the diff skips it.
+    unchanged: so.Mapped[bool] = so.mapped_column(default=False, server_default=sa.false())

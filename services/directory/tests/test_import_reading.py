@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from directory.extract import ExtractError, generate
 from directory.imports import jobs, reading, run_import, staging
-from directory.models import Practitioner, PractitionerRole
+from directory.models import ImportStaging, Practitioner, PractitionerRole
 from servicekit import db
 from servicekit.testing import emitted
 
@@ -229,3 +229,49 @@ def test_an_import_read_by_a_child_writes_what_one_read_in_process_writes(
     assert newer_changes["practitioner.created"] == 0
     assert db_session.scalar(sa.select(sa.func.count()).where(PractitionerRole.active)) > 0
     assert len(emitted(db_session)) == sum(changes.values()) + sum(newer_changes.values())
+
+
+def staged_marks(session, run_id):
+    query = sa.select(ImportStaging.key, ImportStaging.unchanged).where(
+        ImportStaging.run_id == run_id, ImportStaging.entity == staging.PRACTITIONER
+    )
+    return {key: bool(unchanged) for key, unchanged in session.execute(query)}
+
+
+def test_staging_marks_the_professionals_stored_unchanged(app, extract, tmp_path):
+    import_file(app, extract.path)
+    newer = newer_snapshot(extract, tmp_path / "newer.txt")
+    renamed = newer.read_bytes().splitlines()[1].split(b"|")[2].decode()
+
+    with app.app_context(), db.sessions() as session:
+        run = jobs.queue(session, "ps", newer.name, str(newer), "test")
+        for batch in reading.read(str(newer), "ps", 50):
+            staging.stage_professionals(session, run.id, batch.rows)
+        marks = staged_marks(session, run.id)
+        session.rollback()
+
+    assert marks[renamed] is False
+    assert all(unchanged for key, unchanged in marks.items() if key != renamed)
+    assert len(marks) > 50
+
+
+def test_a_professional_staged_in_two_parts_is_compared_as_a_whole(app, extract):
+    import_file(app, extract.path)
+    lines = extract.path.read_bytes().splitlines(keepends=True)
+    ids = [line.split(b"|")[2] for line in lines[1:]]
+    spoiled = {ids[number - 2] for number in BROKEN}
+    several = next(nid for nid in ids if ids.count(nid) > 1 and nid not in spoiled)
+    mine = [line for line in lines[1:] if line.split(b"|")[2] == several]
+
+    with app.app_context(), db.sessions() as session:
+        run = jobs.queue(session, "ps", "parts", str(extract.path), "test")
+        marks = []
+        for part in (mine[:1], mine[1:]):
+            path = extract.path.with_name(f"part-{len(marks)}.txt")
+            path.write_bytes(lines[0] + b"".join(part))
+            (batch,) = reading.read(str(path), "ps", 50)
+            staging.stage_professionals(session, run.id, batch.rows)
+            marks.append(staged_marks(session, run.id)[several.decode()])
+        session.rollback()
+
+    assert marks == [False, True]  # the first line alone differs; with the others, it is stored

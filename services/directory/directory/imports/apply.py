@@ -88,6 +88,7 @@ def _changed(run_id: int, entity: Entity, after: str, chunk: int):
         sa.select(stage.key, stage.data, stage.fingerprint, model.id)
         .outerjoin(model, entity.key_column == stage.key)
         .where(stage.run_id == run_id, stage.entity == entity.name, stage.key > after)
+        .where(stage.unchanged.is_(False))  # checked before the join: most rows stop here
         .where(
             sa.or_(
                 model.id.is_(None),

@@ -12,12 +12,21 @@ from operator import attrgetter
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from directory import models
 from directory.extract.records import Activity, Mailbox, Organisation, Professional
 from directory.models import ImportStaging
 
 PRACTITIONER = "practitioner"
 ORGANIZATION = "organization"
 MAILBOX = "mailbox"
+
+# Where each entity is stored, and its key there.
+STORED = {
+    PRACTITIONER: models.Practitioner,
+    ORGANIZATION: models.Organization,
+    MAILBOX: models.Mailbox,
+}
+KEYS = {PRACTITIONER: "national_id", ORGANIZATION: "key", MAILBOX: "address"}
 
 # What stages one record: its key, its fingerprint and its content as JSON text.
 StagedRow = tuple[str, str, str]
@@ -103,7 +112,7 @@ def stage_professionals(session, run_id: int, rows: list[StagedRow]) -> None:
         merged[row[0]] = _merged(seen, row) if seen else row
     for national_id, data in _staged(session, run_id, PRACTITIONER, list(merged)):
         merged[national_id] = _merged((national_id, "", data), merged[national_id])
-    upsert(session, [(run_id, PRACTITIONER, *row) for row in merged.values()])
+    _upsert_marked(session, run_id, PRACTITIONER, list(merged.values()))
 
 
 def _merged(first: StagedRow, second: StagedRow) -> StagedRow:
@@ -115,13 +124,39 @@ def _merged(first: StagedRow, second: StagedRow) -> StagedRow:
 def stage_organisations(session, run_id: int, rows: list[StagedRow]) -> None:
     """Stage a batch of organisations (a key seen twice keeps its last content)."""
     latest = {row[0]: row for row in rows}
-    upsert(session, [(run_id, ORGANIZATION, *row) for row in latest.values()])
+    _upsert_marked(session, run_id, ORGANIZATION, list(latest.values()))
 
 
 def stage_mailboxes(session, run_id: int, rows: list[StagedRow]) -> None:
     """Stage a batch of mailboxes (an address listed twice keeps its last line)."""
     latest = {row[0]: row for row in rows}
-    upsert(session, [(run_id, MAILBOX, *row) for row in latest.values()])
+    _upsert_marked(session, run_id, MAILBOX, list(latest.values()))
+
+
+def _upsert_marked(session, run_id: int, entity: str, rows: list[StagedRow]) -> None:
+    """Upsert rows, each marked unchanged when stored active with the same fingerprint.
+
+    Comparing here, while child processes read the next lines, spares the diff a join per key;
+    a merged record is compared again as a whole.
+    """
+    same = _unchanged_keys(session, entity, rows)
+    upsert(session, [(run_id, entity, *row, row[0] in same) for row in rows])
+
+
+def _unchanged_keys(session, entity: str, rows: list[StagedRow]) -> set[str]:
+    model = STORED[entity]
+    key = getattr(model, KEYS[entity])
+    if not rows or session.execute(sa.select(model.id).limit(1)).first() is None:
+        return set()  # a first import: nothing to compare with
+    prints = {row[0]: row[1] for row in rows}
+    keys = list(prints)
+    same = set()
+    for start in range(0, len(keys), SELECT_CHUNK):
+        query = sa.select(key, model.fingerprint).where(
+            key.in_(keys[start : start + SELECT_CHUNK]), model.active.is_(True)
+        )
+        same.update(stored for stored, print_ in session.execute(query) if prints[stored] == print_)
+    return same
 
 
 def _staged(session, run_id: int, entity: str, keys: list[str]):
@@ -138,8 +173,9 @@ def _staged(session, run_id: int, entity: str, keys: list[str]):
 def upsert(session, rows: list[tuple]) -> None:
     """INSERT ... ON CONFLICT (run, entity, key) DO UPDATE, as one executemany.
 
-    Rows are (run_id, entity, key, fingerprint, data) and run at the driver: through SQLAlchemy
-    Core the same statement rebuilds every row's parameters, which costs more than the insert.
+    Rows are (run_id, entity, key, fingerprint, data, unchanged) and run at the driver: through
+    SQLAlchemy Core the same statement rebuilds every row's parameters, which costs more than the
+    insert itself.
     """
     if not rows:
         return
@@ -157,7 +193,7 @@ def _upsert_statement(dialect):
     statement = module.insert(table)
     statement = statement.on_conflict_do_update(
         index_elements=["run_id", "entity", "key"],
-        set_={"fingerprint": statement.excluded.fingerprint, "data": statement.excluded.data},
+        set_={name: statement.excluded[name] for name in _STAGED_COLUMNS[3:]},
     )
     compiled = statement.compile(dialect=dialect, column_keys=list(_STAGED_COLUMNS))
     if compiled.positional and tuple(compiled.positiontup) != _STAGED_COLUMNS:
@@ -165,7 +201,7 @@ def _upsert_statement(dialect):
     return compiled.string, not compiled.positional
 
 
-_STAGED_COLUMNS = ("run_id", "entity", "key", "fingerprint", "data")
+_STAGED_COLUMNS = ("run_id", "entity", "key", "fingerprint", "data", "unchanged")
 
 
 def clear(session, run_id: int) -> None:

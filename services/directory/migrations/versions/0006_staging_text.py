@@ -1,4 +1,4 @@
-"""import staging as text: the importer writes and reads the staged records as JSON text itself
+"""import staging: records as JSON text (the importer encodes them itself), an unchanged mark
 
 Revision ID: 0006_staging_text
 Revises: 0005_import_lease
@@ -20,10 +20,14 @@ def upgrade():
         table.alter_column(
             "data", type_=sa.Text(), existing_type=sa.JSON(), postgresql_using="data::text"
         )
+        table.add_column(
+            sa.Column("unchanged", sa.Boolean(), server_default=sa.false(), nullable=False)
+        )
 
 
 def downgrade():
     with op.batch_alter_table("import_staging") as table:
+        table.drop_column("unchanged")
         table.alter_column(
             "data", type_=sa.JSON(), existing_type=sa.Text(), postgresql_using="data::json"
         )
