@@ -138,10 +138,12 @@ def _emit_all(session, entity: Entity, verb: str, rows: list[dict], counts: Coun
 
 def deactivate_absent(session, run_id, entity: Entity, chunk, counts: Counter, on_chunk=None):
     """Deactivate the active rows of one entity that the import did not stage."""
+    after = None
     while True:
-        rows = [row._asdict() for row in session.execute(_absent(run_id, entity, chunk))]
+        rows = [row._asdict() for row in session.execute(_absent(run_id, entity, chunk, after))]
         if not rows:
             return
+        after = rows[-1]["id"]
         now = utcnow()
         ids = [row["id"] for row in rows]
         session.execute(
@@ -163,12 +165,20 @@ def _commit(session, counts: Counter, on_chunk) -> None:
     session.commit()
 
 
-def _absent(run_id: int, entity: Entity, chunk: int):
+def _absent(run_id: int, entity: Entity, chunk: int, after):
+    """The next `chunk` active rows, by id after `after`, that the run did not stage.
+
+    In id order from where the last chunk ended: the stored rows are walked once in all, however
+    many are deactivated.
+    """
     model, stage = entity.model, ImportStaging
     staged = sa.exists().where(
         stage.run_id == run_id, stage.entity == entity.name, stage.key == entity.key_column
     )
-    return sa.select(model.__table__).where(model.active.is_(True), ~staged).limit(chunk)
+    query = sa.select(model.__table__).where(model.active.is_(True), ~staged)
+    if after is not None:
+        query = query.where(model.id > after)
+    return query.order_by(model.id).limit(chunk)
 
 
 def _deactivate_roles(session, condition, now) -> None:

@@ -152,10 +152,14 @@ def _unchanged_keys(session, entity: str, rows: list[StagedRow]) -> set[str]:
     keys = list(prints)
     same = set()
     for start in range(0, len(keys), SELECT_CHUNK):
-        query = sa.select(key, model.fingerprint).where(
-            key.in_(keys[start : start + SELECT_CHUNK]), model.active.is_(True)
+        # `active` is tested here, not in SQL: there SQLite would rather walk the index on active.
+        query = sa.select(key, model.fingerprint, model.active)
+        query = query.where(key.in_(keys[start : start + SELECT_CHUNK]))
+        same.update(
+            stored
+            for stored, print_, active in session.execute(query)
+            if active and prints[stored] == print_
         )
-        same.update(stored for stored, print_ in session.execute(query) if prints[stored] == print_)
     return same
 
 
