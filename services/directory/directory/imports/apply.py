@@ -16,6 +16,7 @@ from servicekit.events import emit_many
 from servicekit.ids import uuid7
 from servicekit.models import utcnow
 
+from directory.extract import rows
 from directory.imports import entities, staging
 from directory.models import ImportStaging, Mailbox, Organization, Practitioner, PractitionerRole
 
@@ -43,7 +44,7 @@ ORGANIZATIONS = Entity(
     staging.ORGANIZATION,
     Organization,
     "key",
-    staging.decode_organisation,
+    rows.decode_organisation,
     entities.organization_columns,
     entities.organization_event,
 )
@@ -51,7 +52,7 @@ PRACTITIONERS = Entity(
     staging.PRACTITIONER,
     Practitioner,
     "national_id",
-    staging.decode_professional,
+    rows.decode_professional,
     entities.practitioner_columns,
     entities.practitioner_event,
 )
@@ -59,7 +60,7 @@ MAILBOXES = Entity(
     staging.MAILBOX,
     Mailbox,
     "address",
-    staging.decode_mailbox,
+    rows.decode_mailbox,
     entities.mailbox_columns,
     entities.mailbox_event,
 )

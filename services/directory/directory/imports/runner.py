@@ -13,14 +13,14 @@ from collections import Counter
 import sqlalchemy as sa
 from servicekit.models import utcnow
 
-from directory.extract import ExtractError
-from directory.imports import apply, reading, staging
+from directory.extract import ExtractError, batches
+from directory.imports import apply, staging
 from directory.models import ImportRejection, ImportRun
 
 log = logging.getLogger(__name__)
 
 # Errors of an extract that cannot be read to its end: the run fails, nothing changes.
-UNREADABLE = reading.TRAVELLING
+UNREADABLE = batches.TRAVELLING
 
 
 ANALYZED = ("import_staging", "organizations", "practitioners", "practitioner_roles", "mailboxes")
@@ -50,7 +50,7 @@ def _start(session, run: ImportRun) -> None:
 
 def _read(session, run: ImportRun, batch_size: int, on_batch) -> None:
     stage = _stager(run.kind, run.id)
-    for number, batch in enumerate(reading.batches(run.path, run.kind, batch_size), start=1):
+    for number, batch in enumerate(batches.batches(run.path, run.kind, batch_size), start=1):
         stage(session, batch)
         _progress(session, run, batch)
         if number & (number - 1) == 0:  # batches 1, 2, 4, 8...: staging doubled since last time
@@ -86,7 +86,7 @@ def _stager(kind: str, run_id: int):
     return stage
 
 
-def _progress(session, run: ImportRun, batch: reading.Batch) -> None:
+def _progress(session, run: ImportRun, batch: batches.Batch) -> None:
     if batch.problems:
         rows = [{**problem, "run_id": run.id} for problem in batch.problems]
         session.execute(sa.insert(ImportRejection), rows)

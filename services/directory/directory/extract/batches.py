@@ -1,4 +1,4 @@
-"""Read an extract into batches of staged rows, in child processes for large files.
+"""Read an extract into batches of rows to stage, in child processes for large files.
 
 Parsing, checking and grouping the lines costs several times more CPU than staging them. A large
 file is therefore read in READERS parts, each by a child process (one part of a zip is read by
@@ -6,7 +6,8 @@ inflating it from its start), while the importer stages what they send. A profes
 whose lines straddle two parts arrives as two partial records, which staging merges. Children
 send plain tuples and strings (cheap to pickle) through a bounded queue, so memory stays
 constant, and stop when their parent disappears. A small file is read in-process, where starting
-interpreters would cost more than it saves.
+interpreters would cost more than it saves. This module and what it imports stay clear of Flask
+and SQLAlchemy: each reading process loads only the extract package.
 
 Children are started with "spawn" (no fork of a process with threads): a script that runs an
 import must guard its main code with `if __name__ == "__main__":`, as multiprocessing requires.
@@ -21,10 +22,10 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from directory.extract import MSSANTE, PERSONNE_ACTIVITE, ExtractError, ExtractReader, Stats
-from directory.extract.reader import Rejection
+from directory.extract.formats import MSSANTE, PERSONNE_ACTIVITE
+from directory.extract.reader import ExtractError, ExtractReader, Rejection, Stats
 from directory.extract.records import ProfessionalRuns, RecentOrganisations, mailbox_from
-from directory.imports import staging
+from directory.extract.rows import StagedRow, mailbox_row, organisation_row, professional_row
 
 FORMATS = {"ps": PERSONNE_ACTIVITE, "mssante": MSSANTE}
 # Files smaller than this are read in-process.
@@ -45,8 +46,8 @@ class ReaderStopped(OSError):
 class Batch:
     """What the importer stages next, with the reader's counts so far."""
 
-    rows: list[staging.StagedRow] = field(default_factory=list)  # professionals or mailboxes
-    organisations: list[staging.StagedRow] = field(default_factory=list)
+    rows: list[StagedRow] = field(default_factory=list)  # professionals or mailboxes
+    organisations: list[StagedRow] = field(default_factory=list)
     problems: list[dict] = field(default_factory=list)  # rejected lines and warnings
     stats: Stats = field(default_factory=Stats)
 
@@ -92,9 +93,9 @@ def _professionals_adder():
     def add(batch: Batch, fields) -> None:
         person = runs.push(fields) if fields is not None else runs.flush()
         if person is not None:
-            batch.rows.append(staging.professional_row(person))
+            batch.rows.append(professional_row(person))
             batch.organisations.extend(
-                staging.organisation_row(org) for org in person.organisations if recent.is_new(org)
+                organisation_row(org) for org in person.organisations if recent.is_new(org)
             )
 
     return add
@@ -102,7 +103,7 @@ def _professionals_adder():
 
 def _add_mailbox(batch: Batch, fields) -> None:
     if fields is not None:
-        batch.rows.append(staging.mailbox_row(mailbox_from(fields)))
+        batch.rows.append(mailbox_row(mailbox_from(fields)))
 
 
 def _problem(item, severity: str) -> dict:

@@ -1,4 +1,4 @@
-"""A large extract is read by a child process: same batches, same errors, no orphan left."""
+"""A large extract is read by child processes: same batches, same errors, no orphan left."""
 
 import multiprocessing
 import os
@@ -11,7 +11,8 @@ import zipfile
 import pytest
 import sqlalchemy as sa
 from directory.extract import ExtractError, generate
-from directory.imports import jobs, reading, run_import, staging
+from directory.extract import batches as extract_batches
+from directory.imports import jobs, run_import, staging
 from directory.models import ImportStaging, Practitioner, PractitionerRole
 from servicekit import db
 from servicekit.testing import emitted
@@ -22,7 +23,7 @@ BROKEN = {5: "column-count", 9: "bad-rpps", 14: "invalid-utf8", 20: "empty-name"
 @pytest.fixture(scope="module")
 def extract(tmp_path_factory):
     """400 lines with broken ones, and its MSSanté file."""
-    folder = tmp_path_factory.mktemp("reading")
+    folder = tmp_path_factory.mktemp("batches")
     return generate(
         folder / "PS_LibreAcces_Personne_activite.txt",
         400,
@@ -35,7 +36,7 @@ def extract(tmp_path_factory):
 @pytest.fixture
 def in_child(monkeypatch):
     """Every file, however small, read by a child process."""
-    monkeypatch.setattr(reading, "CHILD_READER_MIN_BYTES", 0)
+    monkeypatch.setattr(extract_batches, "CHILD_READER_MIN_BYTES", 0)
 
 
 def as_lists(batches):
@@ -48,9 +49,9 @@ def as_lists(batches):
 def test_one_child_sends_the_batches_read_in_process(extract, kind):
     path = str(extract.path if kind == "ps" else extract.mssante_path)
 
-    by_child = as_lists(reading._from_children(path, kind, 60, parts=1))
+    by_child = as_lists(extract_batches._from_children(path, kind, 60, parts=1))
 
-    assert by_child == as_lists(reading.read(path, kind, 60))
+    assert by_child == as_lists(extract_batches.read(path, kind, 60))
     assert len(by_child) > 3
     assert by_child[-1][3]["lines"] > 0 and by_child[0][2]  # counts, and the rejected lines
 
@@ -66,9 +67,9 @@ def merged_by_key(batches):
 @pytest.mark.parametrize("parts", [2, 3])
 def test_children_reading_parts_send_what_one_reader_sends(extract, parts):
     path = str(extract.path)
-    alone = list(reading.read(path, "ps", 40))
+    alone = list(extract_batches.read(path, "ps", 40))
 
-    together = list(reading._from_children(path, "ps", 40, parts))
+    together = list(extract_batches._from_children(path, "ps", 40, parts))
 
     assert merged_by_key(together) == merged_by_key(alone)
     problems = sorted((p for batch in together for p in batch.problems), key=lambda p: p["line"])
@@ -87,12 +88,12 @@ def test_a_small_file_is_read_in_process_and_a_large_one_by_a_child(extract, mon
         spawned.append(method)
         return original(method)
 
-    monkeypatch.setattr(reading.multiprocessing, "get_context", counting)
-    list(reading.batches(str(extract.path), "ps", 100))
+    monkeypatch.setattr(extract_batches.multiprocessing, "get_context", counting)
+    list(extract_batches.batches(str(extract.path), "ps", 100))
     assert spawned == []
 
-    monkeypatch.setattr(reading, "CHILD_READER_MIN_BYTES", extract.path.stat().st_size)
-    list(reading.batches(str(extract.path), "ps", 100))
+    monkeypatch.setattr(extract_batches, "CHILD_READER_MIN_BYTES", extract.path.stat().st_size)
+    list(extract_batches.batches(str(extract.path), "ps", 100))
     assert spawned == ["spawn"]
 
 
@@ -101,7 +102,7 @@ def test_the_files_own_errors_come_back_from_the_child(tmp_path, in_child):
     headless.write_bytes(b"")
 
     with pytest.raises(ExtractError, match="fichier vide"):
-        list(reading.batches(str(headless), "ps", 100))
+        list(extract_batches.batches(str(headless), "ps", 100))
 
 
 def test_a_broken_zip_fails_in_the_child_as_in_process(extract, tmp_path, in_child):
@@ -112,22 +113,23 @@ def test_a_broken_zip_fails_in_the_child_as_in_process(extract, tmp_path, in_chi
     data[len(data) // 2 : len(data) // 2 + 64] = bytes(64)
     broken.write_bytes(bytes(data))
 
-    with pytest.raises(reading.TRAVELLING) as in_process:
-        list(reading.read(str(broken), "ps", 100))
-    with pytest.raises(reading.TRAVELLING) as from_child:
-        list(reading.batches(str(broken), "ps", 100))
+    with pytest.raises(extract_batches.TRAVELLING) as in_process:
+        list(extract_batches.read(str(broken), "ps", 100))
+    with pytest.raises(extract_batches.TRAVELLING) as from_child:
+        list(extract_batches.batches(str(broken), "ps", 100))
 
     assert type(from_child.value) is type(in_process.value)
     assert str(from_child.value) == str(in_process.value)
 
 
 def test_a_reader_killed_midway_stops_the_import_with_a_clear_error(extract, in_child):
-    batches = reading.batches(str(extract.path), "ps", 10)
+    batches = extract_batches.batches(str(extract.path), "ps", 10)
     next(batches)
     first, second = multiprocessing.active_children()
     first.kill()
 
-    with pytest.raises(reading.ReaderStopped, match="lecture de l'extraction s'est arrêtée"):
+    stopped = "lecture de l'extraction s'est arrêtée"
+    with pytest.raises(extract_batches.ReaderStopped, match=stopped):
         for _ in batches:
             pass
     assert not first.is_alive() and not second.is_alive()
@@ -139,10 +141,10 @@ def test_the_reader_exits_when_its_importer_dies(extract, tmp_path):
     script = textwrap.dedent(
         f"""
         import multiprocessing, os, sys
-        from directory.imports import reading
-        reading.CHILD_READER_MIN_BYTES = 0
-        reading.LIVENESS_SECONDS = 0.2
-        batches = reading.batches({str(extract.path)!r}, "ps", 5)
+        from directory.extract import batches as extract_batches
+        extract_batches.CHILD_READER_MIN_BYTES = 0
+        extract_batches.LIVENESS_SECONDS = 0.2
+        batches = extract_batches.batches({str(extract.path)!r}, "ps", 5)
         next(batches)
         print(*(child.pid for child in multiprocessing.active_children()), flush=True)
         os.kill(os.getpid(), 9)
@@ -153,7 +155,7 @@ def test_the_reader_exits_when_its_importer_dies(extract, tmp_path):
     )
     readers = [int(pid) for pid in importer.stdout.split()]
 
-    assert len(readers) == reading.READERS
+    assert len(readers) == extract_batches.READERS
     assert all(_gone_within(pid, seconds=30) for pid in readers)
 
 
@@ -213,7 +215,7 @@ def test_an_import_read_by_a_child_writes_what_one_read_in_process_writes(
 ):
     run, changes = import_file(app, extract.path)
     newer = newer_snapshot(extract, tmp_path / "newer.txt")
-    monkeypatch.setattr(reading, "CHILD_READER_MIN_BYTES", 0)
+    monkeypatch.setattr(extract_batches, "CHILD_READER_MIN_BYTES", 0)
 
     again, _ = import_file(app, extract.path)
     _, newer_changes = import_file(app, newer)
@@ -245,7 +247,7 @@ def test_staging_marks_the_professionals_stored_unchanged(app, extract, tmp_path
 
     with app.app_context(), db.sessions() as session:
         run = jobs.queue(session, "ps", newer.name, str(newer), "test")
-        for batch in reading.read(str(newer), "ps", 50):
+        for batch in extract_batches.read(str(newer), "ps", 50):
             staging.stage_professionals(session, run.id, batch.rows)
         marks = staged_marks(session, run.id)
         session.rollback()
@@ -269,9 +271,22 @@ def test_a_professional_staged_in_two_parts_is_compared_as_a_whole(app, extract)
         for part in (mine[:1], mine[1:]):
             path = extract.path.with_name(f"part-{len(marks)}.txt")
             path.write_bytes(lines[0] + b"".join(part))
-            (batch,) = reading.read(str(path), "ps", 50)
+            (batch,) = extract_batches.read(str(path), "ps", 50)
             staging.stage_professionals(session, run.id, batch.rows)
             marks.append(staged_marks(session, run.id)[several.decode()])
         session.rollback()
 
     assert marks == [False, True]  # the first line alone differs; with the others, it is stored
+
+
+def test_a_reading_process_loads_neither_flask_nor_sqlalchemy():
+    # Each reading process would otherwise carry ~45 MB of modules it never uses.
+    script = (
+        "import sys, directory.extract.batches; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'flask', 'sqlalchemy'}))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+
+    assert loaded.stdout.strip() == "[]"
