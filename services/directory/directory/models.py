@@ -76,9 +76,11 @@ class Practitioner(Base):
 
     # A name search reads the matches of a prefix in the order it shows them, and stops at the
     # page's end: by family then given name, and for given-name matches by given then family.
+    # `id` ends both: it breaks ties in that order, and a role search by name joins on it
+    # without reading the table (thousands of namesakes before a rare speciality's page).
     __table_args__ = (
-        sa.Index(None, "family_search", "given_search"),
-        sa.Index(None, "given_search", "family_search"),
+        sa.Index(None, "family_search", "given_search", "id"),
+        sa.Index(None, "given_search", "family_search", "id"),
     )
 
 
@@ -99,7 +101,7 @@ class Organization(Base):
     name_search: so.Mapped[str] = so.mapped_column(SearchText(200), index=True)
     trade_name: so.Mapped[str] = so.mapped_column(sa.String(200), default="")
     address_line: so.Mapped[str] = so.mapped_column(sa.String(300), default="")
-    postcode: so.Mapped[str] = so.mapped_column(sa.String(10), default="", index=True)
+    postcode: so.Mapped[str] = so.mapped_column(sa.String(10), default="")
     city_code: so.Mapped[str] = so.mapped_column(sa.String(10), default="")
     city: so.Mapped[str] = so.mapped_column(sa.String(100), default="")
     city_search: so.Mapped[str] = so.mapped_column(SearchText(100), default="", index=True)
@@ -116,6 +118,10 @@ class Organization(Base):
         UTCDateTime, default=utcnow, onupdate=utcnow, index=True
     )
     deactivated_at: so.Mapped[dt.datetime | None] = so.mapped_column(UTCDateTime)
+
+    # A search by place reads the ids of a postcode range (a département holds thousands of
+    # sites) from the index alone.
+    __table_args__ = (sa.Index(None, "postcode", "id"),)
 
     @property
     def key_kind(self) -> str:
@@ -163,7 +169,18 @@ class PractitionerRole(Base):
     practitioner: so.Mapped[Practitioner] = so.relationship(back_populates="roles")
     organization: so.Mapped[Organization | None] = so.relationship()
 
-    __table_args__ = (sa.UniqueConstraint("practitioner_id", "fingerprint"),)
+    # A role search led by the practitioner's name looks up each namesake's roles and keeps
+    # those of the speciality and place asked: this index answers it without reading a row.
+    __table_args__ = (
+        sa.UniqueConstraint("practitioner_id", "fingerprint"),
+        sa.Index(
+            "ix_practitioner_roles_practitioner_search",
+            "practitioner_id",
+            "savoir_faire_code",
+            "organization_id",
+            "id",
+        ),
+    )
 
 
 class Mailbox(Base):

@@ -7,6 +7,8 @@ resource in it is validated by fhir.resources.
 import pytest
 import sqlalchemy as sa
 from directory.extract import generate
+from directory.fhir.filters import condition
+from directory.fhir.params import parse_filter
 from directory.fhir.validation import validate
 from directory.imports import jobs, run_import
 from directory.models import Mailbox, Organization, Practitioner, PractitionerRole, search_key
@@ -84,3 +86,75 @@ def test_it_shows_imported_mailboxes_and_finds_their_owners(client, gp, db_sessi
     assert match["resource"]["id"] == str(box.practitioner_id)
     assert box.address in [item["value"] for item in match["resource"]["telecom"]]
     assert all(entry["resource"]["resourceType"] == "PractitionerRole" for entry in entries[1:])
+
+
+def _expected_roles(db_session, name, specialty, postcode):
+    """The roles a name + speciality + place search must list, in its order, found in Python:
+    family-name matches by (family, given, practitioner, role), then given-name ones."""
+    key = search_key(name)
+    rows = db_session.execute(
+        sa.select(PractitionerRole, Practitioner, Organization)
+        .join(Practitioner, PractitionerRole.practitioner_id == Practitioner.id)
+        .outerjoin(Organization, PractitionerRole.organization_id == Organization.id)
+    ).all()
+    family_part, given_part = [], []
+    for role, who, where in rows:
+        if specialty and role.savoir_faire_code != specialty:
+            continue
+        if postcode and not (where and where.postcode.startswith(postcode)):
+            continue
+        if who.family_search.startswith(key):
+            family_part.append((who.family_search, who.given_search, who.id, role.id))
+        elif who.given_search.startswith(key):
+            given_part.append((who.given_search, who.family_search, who.id, role.id))
+    return [str(item[-1]) for item in sorted(family_part) + sorted(given_part)]
+
+
+def _combined_criteria(db_session):
+    """Name prefixes, specialities and départements of the imported roles, so that some
+    searches span pages, some match given names, some match nothing."""
+    combos = db_session.execute(
+        sa.select(
+            Practitioner.family_search, PractitionerRole.savoir_faire_code, Organization.postcode
+        )
+        .join(Practitioner, PractitionerRole.practitioner_id == Practitioner.id)
+        .join(Organization, PractitionerRole.organization_id == Organization.id)
+        .where(PractitionerRole.savoir_faire_code != "")
+        .order_by(PractitionerRole.fingerprint)
+        .limit(6)
+    ).all()
+    criteria = [(family[:1], code, postcode[:1]) for family, code, postcode in combos]
+    criteria += [(family[:4], code, postcode) for family, code, postcode in combos[:2]]
+    return [*criteria, ("ma", None, "2"), ("j", "SM54", None), ("zz", "SM54", "29")]
+
+
+def test_it_lists_a_name_speciality_and_place_search_as_a_plain_filter_of_every_role_would(
+    client, gp, db_session, imported
+):
+    for name, specialty, postcode in _combined_criteria(db_session):
+        query = f"/fhir/PractitionerRole?practitioner.name={name}&_count=3"
+        query += f"&specialty={specialty}" if specialty else ""
+        query += f"&organization.address-postalcode={postcode}" if postcode else ""
+        found = [entry["resource"]["id"] for entry in every_page(client, gp, query)]
+        expected = _expected_roles(db_session, name, specialty, postcode)
+        assert found == expected, (name, specialty, postcode)
+
+
+def test_it_finds_with_a_place_checked_role_by_role_what_the_places_subquery_finds(
+    db_session, imported
+):
+    """A chained filter that does not lead is an EXISTS on the referenced row; leading, it is
+    the subquery of every matching row: both select the same roles."""
+    for name, specialty, postcode in _combined_criteria(db_session):
+        filters = [parse_filter("PractitionerRole", "practitioner.name", None, name)]
+        if specialty:
+            filters.append(parse_filter("PractitionerRole", "specialty", None, specialty))
+        if postcode:
+            place = "organization.address-postalcode"
+            filters.append(parse_filter("PractitionerRole", place, None, postcode))
+        found = {}
+        for indexed in (True, False):
+            where = [condition(PractitionerRole, item, indexed=indexed) for item in filters]
+            found[indexed] = set(db_session.scalars(sa.select(PractitionerRole.id).where(*where)))
+        assert found[True] == found[False], (name, specialty, postcode)
+        assert len(found[False]) == len(_expected_roles(db_session, name, specialty, postcode))

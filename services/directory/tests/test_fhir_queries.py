@@ -169,3 +169,39 @@ def test_it_pages_a_role_search_by_practitioner_name_in_name_order(app, client, 
         ]
     assert seen == ["Marchand", "Marin", "Bon", "Abel"]
     assert page["total"] == 4
+
+
+def test_it_checks_the_place_of_each_namesakes_role_from_indexes_alone(
+    app, client, gp, directory_rows
+):
+    """A name-led role search reads the namesakes' ids and their roles' speciality and place
+    from indexes, then looks each place up by its key: it never lists every site of the
+    département, nor reads a practitioner or role row that does not match."""
+    engine = db.database(app).engine
+    executed = []
+
+    def keep(_conn, _cursor, statement, parameters, *_args):
+        executed.append((statement, parameters))
+
+    sa.event.listen(engine, "before_cursor_execute", keep)
+    try:
+        response = client.get(
+            "/fhir/PractitionerRole?practitioner.name=lefe&specialty=SM54"
+            "&organization.address-postalcode=42",
+            headers=gp,
+        )
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", keep)
+    assert [entry["resource"]["id"] for entry in response.json["entry"]] == [
+        str(directory_rows.roles.gp.id)
+    ]
+    statement, parameters = executed[0]  # the page, family-name matches first
+    assert "EXISTS" in statement
+    if engine.dialect.name != "sqlite":
+        return  # PostgreSQL plans by its statistics: a few rows tell nothing
+    with engine.connect() as connection:
+        rows = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
+        plan = " ".join(row[-1] for row in rows)
+    assert "COVERING INDEX ix_practitioners_family_search_given_search_id" in plan
+    assert "COVERING INDEX ix_practitioner_roles_practitioner_search" in plan
+    assert "ix_organizations_postcode" not in plan

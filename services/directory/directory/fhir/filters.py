@@ -89,15 +89,25 @@ def condition(model, search_filter, indexed=True):
     target_type, reference, name = chain_target(model.__name__, search_filter.name)
     if reference:
         column = getattr(model, f"{reference}_id")
-        column = column if indexed else Unindexed(column)
         target, target_filter = MODELS[target_type], replace(search_filter, name=name)
-        # The referenced rows that match, as a subquery the roles are then looked up by.
-        return column.in_(sa.select(target.id).where(condition(target, target_filter)))
+        if indexed:
+            # The referenced rows that match, as a subquery the roles are then looked up by.
+            return column.in_(sa.select(target.id).where(condition(target, target_filter)))
+        return _referenced_row_matches(column, target, target_filter)
     build = _BUILDERS[(model.__name__, name)]
     clause = sa.or_(
         *(build(model, search_filter.modifier, value) for value in search_filter.values)
     )
     return clause if indexed else _without_index(clause)
+
+
+def _referenced_row_matches(column, target, target_filter):
+    """Another criterion leads: each row it finds is checked by the one row it references,
+    looked up by its key, never by the set of every match of the filter (a département holds
+    thousands of sites, while a page of namesakes checks a few hundred roles)."""
+    matches = condition(target, target_filter, indexed=False)
+    # The referenced table is read afresh even when the search joins it (name-led searches).
+    return sa.exists().where(target.id == column, matches).correlate_except(target)
 
 
 def as_uuid(value):
