@@ -234,6 +234,17 @@ def test_it_combines_name_speciality_and_postcode_in_one_role_search(fhir, direc
     assert ids(fhir("PractitionerRole?specialty=SM32&organization.name=cabinet")) == set()
 
 
+def test_it_combines_the_practitioners_name_with_another_criterion_on_the_practitioner(
+    fhir, directory
+):
+    # The name leads and is joined; the identifier is checked on the practitioner row apart.
+    roles = directory.roles
+    lefevre = "PractitionerRole?practitioner.name=lefe&practitioner.identifier=810001234567"
+    assert ids(fhir(lefevre)) == {str(roles.neurologist.id), str(roles.gp.id)}
+    assert ids(fhir(lefevre + "&_total=accurate&_count=1"))  # the count takes the same path
+    assert ids(fhir(lefevre.replace("lefe", "mar"))) == set()
+
+
 def test_it_keeps_the_chains_in_its_paging_links(fhir, directory):
     bundle = fhir("PractitionerRole?practitioner.family=lefe&_count=1")
     links = {link["relation"]: link["url"] for link in bundle["link"]}
