@@ -23,6 +23,15 @@ def emit(session, type, subject, data, key=None):
     write, and no ORM object is tracked (a flush of one cost more than the rest of the event).
     Rows written by `emit` and `emit_many` are numbered in the order of the calls.
     """
+    _table, row = event_row(type, subject, data, key)
+    session.connection().execute(_INSERT, row)
+
+
+def event_row(type, subject, data, key=None):
+    """The outbox row `emit` writes, as (table, values): to write with other rows at once.
+
+    For `servicekit.rows.insert_rows`, which writes one row per table in one statement.
+    """
     catalogued = event_type(type)
     row = {
         "event_id": new_event_id(),
@@ -36,7 +45,7 @@ def emit(session, type, subject, data, key=None):
         "created_at": utcnow(),
         "attempts": 0,
     }
-    session.connection().execute(_INSERT, row)
+    return OutboxEvent.__table__, row
 
 
 def emit_many(session, type, events: Iterable[tuple[str, dict]]) -> int:

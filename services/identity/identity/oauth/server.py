@@ -18,7 +18,7 @@ from authlib.oidc.core.util import create_half_hash
 from flask import current_app
 from prometheus_client import Counter
 from servicekit import audit, db
-from servicekit.events import emit
+from servicekit.events import emit, event_row
 from servicekit.models import utcnow
 
 from identity.models import LoginSession, User
@@ -286,15 +286,16 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         # Already marked used by authenticate_refresh_token: a second use is a reuse.
         pass
 
-    def create_token_response(self):
-        result = super().create_token_response()
+    def save_token(self, token):
+        """The new tokens with the refresh's event and audit entry (one statement on PostgreSQL)."""
         user = self.request.user.user
-        session = db.session()
         client_id = self.client.client_id
         data = {"user_id": str(user.id), "username": user.username, "client_id": client_id}
-        emit(session, "fr.enrs.identity.token.refreshed", str(user.id), data)
-        audit.record(session, str(user.id), "token.refreshed", purpose="security", target=client_id)
-        return result
+        also = [
+            event_row("fr.enrs.identity.token.refreshed", str(user.id), data),
+            audit.entry(str(user.id), "token.refreshed", purpose="security", target=client_id),
+        ]
+        return self.server.save_token(token, self.request, also)
 
 
 class ClientCredentialsGrant(grants.ClientCredentialsGrant):
@@ -358,8 +359,8 @@ class OAuthServer(AuthorizationServer):
             return None
         return self.clients.get(client_id, _load_client)
 
-    def save_token(self, token, request):
-        tokens.save(db.session(), token, request.client, request.user)
+    def save_token(self, token, request, also=()):
+        tokens.save(db.session(), token, request.client, request.user, also)
         TOKENS_ISSUED.labels(request.payload.grant_type).inc()
 
 
