@@ -214,10 +214,14 @@ def _change(line):
 
 
 class PeakMemory:
-    """Polls VmHWM (the peak resident set) of a process from /proc until it exits."""
+    """Polls the resident memory of a process and its descendants from /proc until it exits.
+
+    The import reads a large extract in a child process: its peak is that of the whole tree,
+    sampled every `interval` (and never below the importer's own VmHWM).
+    """
 
     def __init__(self, pid, interval=0.1):
-        self.path = Path(f"/proc/{pid}/status")
+        self.pid = pid
         self.mb = 0.0
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._poll, args=(interval,), daemon=True)
@@ -225,16 +229,39 @@ class PeakMemory:
 
     def _poll(self, interval):
         while not self._done.wait(interval):
-            try:
-                for line in self.path.read_text().splitlines():
-                    if line.startswith("VmHWM:"):
-                        self.mb = max(self.mb, int(line.split()[1]) / 1024)
-            except (OSError, ValueError):
+            own_peak = _status_mb(self.pid, "VmHWM:")
+            if own_peak is None:
                 return
+            tree = sum(_status_mb(pid, "VmRSS:") or 0.0 for pid in _tree(self.pid))
+            self.mb = max(self.mb, own_peak, tree)
 
     def stop(self):
         self._done.set()
         self._thread.join()
+
+
+def _status_mb(pid, field_name):
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field_name):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def _tree(pid):
+    """pid and its descendants (their pids, as /proc lists each thread's children)."""
+    pids, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        pids.append(current)
+        try:
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending.extend(int(child) for child in (task / "children").read_text().split())
+        except (OSError, ValueError):
+            continue
+    return pids
 
 
 # --- the searches -------------------------------------------------------------------------

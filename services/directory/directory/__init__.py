@@ -2,9 +2,6 @@
 
 from pathlib import Path
 
-import servicekit
-from flask import Flask
-
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 # servicekit.events.worker.JOBS, spelt out so that web processes do not load the Kafka client.
 WORKER_JOBS = "servicekit.worker.jobs"
@@ -12,6 +9,10 @@ WORKER_JOBS = "servicekit.worker.jobs"
 
 def create_app(overrides=None):
     """The directory web application; `overrides` replaces settings (tests)."""
+    # Imported here: the import's reading processes load the extract package alone.
+    import servicekit
+    from flask import Flask
+
     app = Flask("directory")
     from directory import config
 

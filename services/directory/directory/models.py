@@ -64,7 +64,7 @@ class Practitioner(Base):
     family_search: so.Mapped[str] = so.mapped_column(SearchText(100))
     given_search: so.Mapped[str] = so.mapped_column(SearchText(100))
     professions: so.Mapped[str] = so.mapped_column(sa.String(100), default="")  # codes, spaced
-    active: so.Mapped[bool] = so.mapped_column(default=True, index=True)
+    active: so.Mapped[bool] = so.mapped_column(default=True)
     fingerprint: so.Mapped[str] = so.mapped_column(sa.String(32))
     created_at: so.Mapped[created]
     updated_at: so.Mapped[dt.datetime] = so.mapped_column(
@@ -109,7 +109,7 @@ class Organization(Base):
     department: so.Mapped[str] = so.mapped_column(sa.String(3), default="")
     sector_code: so.Mapped[str] = so.mapped_column(sa.String(10), default="", index=True)
     part_of: so.Mapped[str | None] = so.mapped_column(sa.String(9), index=True)  # FINESS EJ
-    active: so.Mapped[bool] = so.mapped_column(default=True, index=True)
+    active: so.Mapped[bool] = so.mapped_column(default=True)
     fingerprint: so.Mapped[str] = so.mapped_column(sa.String(32))
     created_at: so.Mapped[created]
     updated_at: so.Mapped[dt.datetime] = so.mapped_column(
@@ -152,7 +152,7 @@ class PractitionerRole(Base):
     mode_code: so.Mapped[str] = so.mapped_column(sa.String(10), default="")
     role_code: so.Mapped[str] = so.mapped_column(sa.String(20), default="")
     genre_code: so.Mapped[str] = so.mapped_column(sa.String(20), default="")
-    active: so.Mapped[bool] = so.mapped_column(default=True, index=True)
+    active: so.Mapped[bool] = so.mapped_column(default=True)
     fingerprint: so.Mapped[str] = so.mapped_column(sa.String(32))
     created_at: so.Mapped[created]
     updated_at: so.Mapped[dt.datetime] = so.mapped_column(
@@ -186,7 +186,7 @@ class Mailbox(Base):
     family: so.Mapped[str] = so.mapped_column(sa.String(100), default="")
     given: so.Mapped[str] = so.mapped_column(sa.String(100), default="")
     organisation_name: so.Mapped[str] = so.mapped_column(sa.String(200), default="")
-    active: so.Mapped[bool] = so.mapped_column(default=True, index=True)
+    active: so.Mapped[bool] = so.mapped_column(default=True)
     fingerprint: so.Mapped[str] = so.mapped_column(sa.String(32))
     created_at: so.Mapped[created]
     updated_at: so.Mapped[dt.datetime] = so.mapped_column(
@@ -254,4 +254,7 @@ class ImportStaging(Base):
     entity: so.Mapped[str] = so.mapped_column(sa.String(20), primary_key=True)
     key: so.Mapped[str] = so.mapped_column(sa.String(254), primary_key=True)
     fingerprint: so.Mapped[str] = so.mapped_column(sa.String(32))
-    data: so.Mapped[list] = so.mapped_column(sa.JSON)
+    # The record as JSON text, written and read by the importer only (imports.staging).
+    data: so.Mapped[str] = so.mapped_column(sa.Text)
+    # Stored, active and with this fingerprint when staged: the diff skips it.
+    unchanged: so.Mapped[bool] = so.mapped_column(default=False, server_default=sa.false())

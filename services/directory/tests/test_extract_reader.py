@@ -247,3 +247,47 @@ def test_it_reads_a_file_saved_with_a_bom_and_windows_line_ends(tmp_path):
     assert reader.stats.records == 1
     assert items[0].fields["Libellé genre activité"] == ""
     assert items[0].fields["Type d'identifiant PP"] == "8"
+
+
+def described(item):
+    if isinstance(item, Rejection):
+        return ("rejected", item.line, item.column, item.reason)
+    return ("kept", item.line, tuple(item.fields.values()), item.warnings)
+
+
+@pytest.mark.parametrize("count", [2, 3, 7])
+def test_parts_of_a_file_hold_each_line_once_with_its_true_number(regional_extract, count):
+    whole, items = read_all(regional_extract.path)
+    parts = [ExtractReader(regional_extract.path, part=(index, count)) for index in range(count)]
+
+    read_by_parts = [described(item) for reader in parts for item in reader]
+
+    assert read_by_parts == [described(item) for item in items]
+    assert all(list(map(described, reader)) for reader in parts)  # no part left empty
+    assert sum(reader.stats.bytes_read for reader in parts) == whole.stats.bytes_read
+    assert sum(reader.stats.rejected for reader in parts) == whole.stats.rejected
+
+
+def test_a_part_starting_exactly_on_a_line_keeps_that_line(tmp_path):
+    header = "|".join(PERSONNE_ACTIVITE_COLUMNS).encode() + b"|\n"
+    line = b"|".join([b"x"] * len(PERSONNE_ACTIVITE_COLUMNS)) + b"|\n"
+    # Two lines after the header: the middle of the body is where the second line starts.
+    path = tmp_path / "two.txt"
+    path.write_bytes(header + line + line)
+
+    first, second = (list(ExtractReader(path, part=(index, 2))) for index in (0, 1))
+
+    assert [item.line for item in first] == [2]
+    assert [item.line for item in second] == [3]
+
+
+def test_a_zip_is_read_in_parts_like_its_text(regional_extract, tmp_path):
+    archive = tmp_path / "extract.zip"
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zipped:
+        zipped.write(regional_extract.path, "PS_LibreAcces_Personne_activite.txt")
+
+    for index in range(3):
+        plain = ExtractReader(regional_extract.path, part=(index, 3))
+        zipped_part = ExtractReader(archive, part=(index, 3))
+        assert list(map(described, zipped_part)) == list(map(described, plain))
+        assert zipped_part.stats == plain.stats

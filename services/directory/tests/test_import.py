@@ -208,6 +208,27 @@ def test_it_deactivates_but_never_deletes_a_professional_who_left(
     assert [p.family_search for p in moved] == ["lefevre nouvel"]
 
 
+def test_a_snapshot_that_keeps_few_deactivates_all_the_others_once(
+    app, snapshot, db_session, tmp_path
+):
+    import_file(app, snapshot.path)
+    header, *lines = snapshot.path.read_bytes().splitlines(keepends=True)
+    kept = lines[0].split(b"|")[2]
+    few = tmp_path / "few.txt"
+    few.write_bytes(header + b"".join(line for line in lines if line.split(b"|")[2] == kept))
+    stored = db_session.scalar(sa.select(sa.func.count()).select_from(Practitioner))
+
+    with app.app_context(), db.sessions() as session:  # many chunks of 7
+        run = jobs.queue(session, "ps", few.name, str(few), "test")
+        changes = run_import(session, run, 7)
+
+    assert changes["practitioner.deactivated"] == stored - 1
+    deactivated = [t for t in event_types(db_session) if t.endswith(".deactivated")]
+    assert len(deactivated) == stored - 1
+    active = db_session.scalars(sa.select(Practitioner.national_id).where(Practitioner.active))
+    assert list(active) == [kept.decode()]
+
+
 def test_it_reactivates_a_professional_who_comes_back(app, snapshot, db_session, tmp_path):
     import_file(app, snapshot.path)
     gone, _, _ = newer_snapshot(snapshot, tmp_path / "newer.txt")

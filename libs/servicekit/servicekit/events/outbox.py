@@ -2,9 +2,9 @@
 
 from collections.abc import Iterable
 
-import sqlalchemy as sa
 from flask import current_app, has_app_context
 
+from servicekit import bulk
 from servicekit.models import OutboxEvent, new_event_id, utcnow
 from servicekit.requestid import current_request_id
 from servicekit.topics import event_type
@@ -51,9 +51,10 @@ def event_row(type, subject, data, key=None):
 def emit_many(session, type, events: Iterable[tuple[str, dict]]) -> int:
     """Queue events of one type, given as (subject, data) pairs keyed by their subject.
 
-    The rows `emit` would add, written at once by one executemany INSERT in the session's
-    transaction (a bulk import emits tens of thousands: one ORM object each costs several
-    times more). Rows are numbered in the order given; returns how many were queued.
+    The rows `emit` would add, written at once by one driver-level executemany INSERT in the
+    session's transaction (servicekit.bulk: a bulk import emits hundreds of thousands; an ORM
+    object, or Core's per-row parameter handling, each costs several times more). Rows are
+    numbered in the order given; returns how many were queued.
     """
     catalogued = event_type(type)
     shared = {
@@ -71,8 +72,5 @@ def emit_many(session, type, events: Iterable[tuple[str, dict]]) -> int:
     if rows:
         # Changes pending in the session were made before these events: they are written first.
         session.flush()
-        session.execute(_INSERT, rows)
+        bulk.insert_many(session, OutboxEvent.__table__, rows)
     return len(rows)
-
-
-_INSERT = sa.insert(OutboxEvent.__table__)

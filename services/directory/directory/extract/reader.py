@@ -125,7 +125,12 @@ def _declared(fmt: ExtractFormat, cell: str) -> str:
 
 
 class ExtractReader:
-    """Iterate over an extract's lines as Record or Rejection, counting as it goes."""
+    """Iterate over an extract's lines as Record or Rejection, counting as it goes.
+
+    `part=(index, count)` reads only the lines that start in the index-th of `count` equal byte
+    ranges of the (unzipped) text, with their true line numbers: readers of the parts of one
+    file see each line exactly once between them, and their bytes add up to the file's.
+    """
 
     def __init__(
         self,
@@ -133,11 +138,13 @@ class ExtractReader:
         fmt: ExtractFormat | None = None,
         value_sets: ValueSets | None = None,
         on_progress: ProgressCallback | None = None,
+        part: tuple[int, int] = (0, 1),
     ):
         self.path = path
         self.fmt = fmt
         self.value_sets = value_sets or packaged_value_sets()
         self.on_progress = on_progress
+        self.part = part
         self.stats = Stats()
         self.header: Header | None = None
 
@@ -149,15 +156,23 @@ class ExtractReader:
                 raise ExtractError("fichier vide : en-tête absent")
             self.header = read_header(first, self.fmt)
             self.fmt = self.header.fmt
-            self._advance(len(first), force=True)
-            yield from self._lines(stream)
+            index, count = self.part
+            start, end = _bounds(index, count, len(first), total)
+            if index == 0:
+                self._advance(len(first), force=True)
+            number, position = _skip_to(stream, start, len(first))
+            yield from self._lines(stream, number, end - position)
             self._advance(0, force=True)
 
-    def _lines(self, stream: BinaryIO) -> Iterator[Record | Rejection]:
+    def _lines(self, stream: BinaryIO, number: int, budget: int) -> Iterator[Record | Rejection]:
+        """The lines starting less than `budget` bytes from here; `number` is the line before."""
         parse = LineParser(self.header, self.value_sets)
         stats = self.stats
-        number = 1
+        taken = 0
         for raw in stream:
+            if taken >= budget:
+                break
+            taken += len(raw)
             number += 1
             self._advance(len(raw))
             if not raw.strip():
@@ -179,6 +194,37 @@ class ExtractReader:
         crossed = after // PROGRESS_EVERY != before // PROGRESS_EVERY
         if self.on_progress is not None and (force or crossed):
             self.on_progress(after, self.stats.total_bytes)
+
+
+def _bounds(index: int, count: int, header: int, total: int) -> tuple[int, int]:
+    """The byte range [start, end) of part `index`: lines starting there belong to it."""
+    if not 0 <= index < count:
+        raise ValueError(f"part {index} of {count}")
+    body = total - header
+    return header + body * index // count, header + body * (index + 1) // count
+
+
+def _skip_to(stream: BinaryIO, start: int, header: int) -> tuple[int, int]:
+    """Read on to the first line starting at or after `start`: (number of the line before, offset).
+
+    The bytes before are read, not sought past: a zip member is read the same way.
+    """
+    if start == header:
+        return 1, header
+    number = 1 + _newlines(stream, start - 1 - header)
+    rest = stream.readline()  # the end of the line that byte start - 1 belongs to (maybe "\n")
+    return number + rest.endswith(b"\n"), start - 1 + len(rest)
+
+
+def _newlines(stream: BinaryIO, size: int) -> int:
+    count = 0
+    while size > 0:
+        chunk = stream.read(min(size, PROGRESS_EVERY))
+        if not chunk:
+            break
+        count += chunk.count(b"\n")
+        size -= len(chunk)
+    return count
 
 
 class LineParser:

@@ -266,17 +266,40 @@ def professional_from(lines: list[dict[str, str]]) -> Professional:
     return _professional(identity, [activity_from(line) for line in lines], organisations)
 
 
+class ProfessionalRuns:
+    """Group consecutive lines with the same national id, one line at a time.
+
+    `push` returns the professional whose run the line ends (or None); `flush` the last one.
+    """
+
+    def __init__(self):
+        self.run: list[dict[str, str]] = []
+
+    def push(self, fields_: dict[str, str]) -> Professional | None:
+        """Add one line's fields; the previous professional when this line starts another."""
+        run, done = self.run, None
+        if run and fields_["Identification nationale PP"] != run[0]["Identification nationale PP"]:
+            done, self.run = professional_from(run), [fields_]
+        else:
+            run.append(fields_)
+        return done
+
+    def flush(self) -> Professional | None:
+        """The professional of the lines pushed since the last one came out, if any."""
+        run, self.run = self.run, []
+        return professional_from(run) if run else None
+
+
 def professionals(records: Iterable[Record]) -> Iterator[Professional]:
     """Group runs of consecutive lines with the same national id into professionals."""
-    run: list[dict[str, str]] = []
+    runs = ProfessionalRuns()
     for record in records:
-        fields_ = record.fields
-        if run and fields_["Identification nationale PP"] != run[0]["Identification nationale PP"]:
-            yield professional_from(run)
-            run = []
-        run.append(fields_)
-    if run:
-        yield professional_from(run)
+        done = runs.push(record.fields)
+        if done is not None:
+            yield done
+    last = runs.flush()
+    if last is not None:
+        yield last
 
 
 _MAILBOX_COLUMNS = (

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from servicekit import bulk
 from servicekit.events import emit_many
+from servicekit.ids import uuid7
 from servicekit.models import utcnow
 
+from directory.extract import rows
 from directory.imports import entities, staging
 from directory.models import ImportStaging, Mailbox, Organization, Practitioner, PractitionerRole
 
@@ -42,7 +44,7 @@ ORGANIZATIONS = Entity(
     staging.ORGANIZATION,
     Organization,
     "key",
-    staging.decode_organisation,
+    rows.decode_organisation,
     entities.organization_columns,
     entities.organization_event,
 )
@@ -50,7 +52,7 @@ PRACTITIONERS = Entity(
     staging.PRACTITIONER,
     Practitioner,
     "national_id",
-    staging.decode_professional,
+    rows.decode_professional,
     entities.practitioner_columns,
     entities.practitioner_event,
 )
@@ -58,7 +60,7 @@ MAILBOXES = Entity(
     staging.MAILBOX,
     Mailbox,
     "address",
-    staging.decode_mailbox,
+    rows.decode_mailbox,
     entities.mailbox_columns,
     entities.mailbox_event,
 )
@@ -87,6 +89,7 @@ def _changed(run_id: int, entity: Entity, after: str, chunk: int):
         sa.select(stage.key, stage.data, stage.fingerprint, model.id)
         .outerjoin(model, entity.key_column == stage.key)
         .where(stage.run_id == run_id, stage.entity == entity.name, stage.key > after)
+        .where(stage.unchanged.is_(False))  # checked before the join: most rows stop here
         .where(
             sa.or_(
                 model.id.is_(None),
@@ -105,7 +108,7 @@ def _write(session, entity: Entity, records: list, counts: Counter, places: dict
     for record, stored_id in records:
         columns = entity.columns(record) | {"updated_at": now}
         if stored_id is None:
-            created.append(columns | {"id": uuid.uuid4(), "created_at": now})
+            created.append(columns | {"id": uuid7(), "created_at": now})
         else:
             updated.append(columns | {"id": stored_id})
     if entity is MAILBOXES:
@@ -136,10 +139,12 @@ def _emit_all(session, entity: Entity, verb: str, rows: list[dict], counts: Coun
 
 def deactivate_absent(session, run_id, entity: Entity, chunk, counts: Counter, on_chunk=None):
     """Deactivate the active rows of one entity that the import did not stage."""
+    after = None
     while True:
-        rows = [row._asdict() for row in session.execute(_absent(run_id, entity, chunk))]
+        rows = [row._asdict() for row in session.execute(_absent(run_id, entity, chunk, after))]
         if not rows:
             return
+        after = rows[-1]["id"]
         now = utcnow()
         ids = [row["id"] for row in rows]
         session.execute(
@@ -161,12 +166,20 @@ def _commit(session, counts: Counter, on_chunk) -> None:
     session.commit()
 
 
-def _absent(run_id: int, entity: Entity, chunk: int):
+def _absent(run_id: int, entity: Entity, chunk: int, after):
+    """The next `chunk` active rows, by id after `after`, that the run did not stage.
+
+    In id order from where the last chunk ended: the stored rows are walked once in all, however
+    many are deactivated.
+    """
     model, stage = entity.model, ImportStaging
     staged = sa.exists().where(
         stage.run_id == run_id, stage.entity == entity.name, stage.key == entity.key_column
     )
-    return sa.select(model.__table__).where(model.active.is_(True), ~staged).limit(chunk)
+    query = sa.select(model.__table__).where(model.active.is_(True), ~staged)
+    if after is not None:
+        query = query.where(model.id > after)
+    return query.order_by(model.id).limit(chunk)
 
 
 def _deactivate_roles(session, condition, now) -> None:
@@ -194,7 +207,7 @@ def _sync_roles(session, records, created, updated, now, places: dict) -> None:
         org_id = organizations.get(activity.organisation_key)
         columns = entities.role_columns(activity, practitioner_id, org_id) | {"updated_at": now}
         if role is None:
-            inserts.append(columns | {"id": uuid.uuid4(), "created_at": now})
+            inserts.append(columns | {"id": uuid7(), "created_at": now})
         elif not role.active or role.organization_id != org_id:
             revived.append(columns | {"id": role.id})
     insert_rows(session, PractitionerRole, inserts)

@@ -16,9 +16,10 @@ from flask import current_app
 from servicekit import db
 from servicekit.models import utcnow
 
+from directory.extract.batches import FORMATS
 from directory.extract.reader import open_source, read_header
 from directory.imports import staging
-from directory.imports.runner import FORMATS, ImportFailed, run_import
+from directory.imports.runner import ImportFailed, run_import
 from directory.models import ImportRun
 
 log = logging.getLogger(__name__)

@@ -8,24 +8,19 @@ read to its end (bad header, broken zip, I/O error) fails the run and changes no
 import functools
 import logging
 import zipfile
-import zlib
 from collections import Counter
-from itertools import islice
 
 import sqlalchemy as sa
 from servicekit.models import utcnow
 
-from directory.extract import MSSANTE, PERSONNE_ACTIVITE, ExtractError, ExtractReader
-from directory.extract.reader import Rejection
-from directory.extract.records import RecentOrganisations, mailboxes, professionals
+from directory.extract import ExtractError, batches
 from directory.imports import apply, staging
 from directory.models import ImportRejection, ImportRun
 
 log = logging.getLogger(__name__)
 
-FORMATS = {"ps": PERSONNE_ACTIVITE, "mssante": MSSANTE}
 # Errors of an extract that cannot be read to its end: the run fails, nothing changes.
-UNREADABLE = (ExtractError, OSError, EOFError, zipfile.BadZipFile, zlib.error)
+UNREADABLE = batches.TRAVELLING
 
 
 ANALYZED = ("import_staging", "organizations", "practitioners", "practitioner_roles", "mailboxes")
@@ -54,18 +49,14 @@ def _start(session, run: ImportRun) -> None:
 
 
 def _read(session, run: ImportRun, batch_size: int, on_batch) -> None:
-    reader = ExtractReader(run.path, FORMATS[run.kind])
-    problems: list[dict] = []
-    group, stage = _stager(run.kind, run.id)
-    batches = _batches(group(_kept(reader, run.id, problems)), batch_size)
-    for number, batch in enumerate(batches, start=1):
+    stage = _stager(run.kind, run.id)
+    for number, batch in enumerate(batches.batches(run.path, run.kind, batch_size), start=1):
         stage(session, batch)
-        _progress(session, run, reader, problems)
+        _progress(session, run, batch)
         if number & (number - 1) == 0:  # batches 1, 2, 4, 8...: staging doubled since last time
             _analyze(session, ANALYZED[:1])
         if on_batch is not None:
             on_batch(run)
-    _progress(session, run, reader, problems)
     _check_complete(run.path)
 
 
@@ -84,51 +75,22 @@ def _check_complete(path: str) -> None:
 
 
 def _stager(kind: str, run_id: int):
-    """How lines are grouped into records, and how a batch of records is staged."""
+    """How a batch of staged rows is written."""
     if kind == "mssante":
-        return mailboxes, lambda session, boxes: staging.stage_mailboxes(session, run_id, boxes)
-    # A site is on the line of everyone working there: skip the ones staged recently.
-    recent = RecentOrganisations()
+        return lambda session, batch: staging.stage_mailboxes(session, run_id, batch.rows)
 
-    def stage(session, people):
-        staging.stage_professionals(session, run_id, people)
-        sites = [org for person in people for org in person.organisations if recent.is_new(org)]
-        staging.stage_organisations(session, run_id, sites)
+    def stage(session, batch):
+        staging.stage_professionals(session, run_id, batch.rows)
+        staging.stage_organisations(session, run_id, batch.organisations)
 
-    return professionals, stage
+    return stage
 
 
-def _kept(reader: ExtractReader, run_id: int, problems: list[dict]):
-    """The reader's records; its rejections and warnings go to `problems`."""
-    for item in reader:
-        if isinstance(item, Rejection):
-            problems.append(_problem(run_id, item, "error"))
-            continue
-        problems.extend(_problem(run_id, warning, "warning") for warning in item.warnings)
-        yield item
-
-
-def _problem(run_id: int, item, severity: str) -> dict:
-    return {
-        "run_id": run_id,
-        "line": item.line,
-        "column": item.column,
-        "reason": item.reason[:500],
-        "severity": severity,
-    }
-
-
-def _batches(items, size: int):
-    iterator = iter(items)
-    while batch := list(islice(iterator, size)):
-        yield batch
-
-
-def _progress(session, run: ImportRun, reader: ExtractReader, problems: list[dict]) -> None:
-    if problems:
-        session.execute(sa.insert(ImportRejection), problems)
-        problems.clear()
-    stats = reader.stats
+def _progress(session, run: ImportRun, batch: batches.Batch) -> None:
+    if batch.problems:
+        rows = [{**problem, "run_id": run.id} for problem in batch.problems]
+        session.execute(sa.insert(ImportRejection), rows)
+    stats = batch.stats
     run.bytes_total, run.bytes_read = stats.total_bytes, stats.bytes_read
     run.lines, run.imported = stats.lines, stats.records
     run.rejected, run.warned = stats.rejected, stats.warned

@@ -1,0 +1,68 @@
+"""Time-ordered UUIDs: version 7, growing within a process, apart across forked processes."""
+
+import os
+import time
+import uuid
+
+from servicekit import ids
+
+
+def test_a_uuid7_is_version_7_of_the_rfc_variant_and_starts_with_the_time():
+    before = time.time_ns() // 1_000_000
+    value = ids.uuid7()
+    after = time.time_ns() // 1_000_000
+
+    assert value.version == 7
+    assert value.variant == uuid.RFC_4122
+    assert before <= value.int >> 80 <= after
+
+
+def test_uuid7s_only_grow_within_a_process_even_within_one_millisecond():
+    values = [ids.uuid7() for _ in range(20_000)]
+
+    assert values == sorted(values)
+    assert len(set(values)) == len(values)
+    assert len({value.int >> 80 for value in values}) < len(values)  # several per millisecond
+    assert [str(value) for value in values] == sorted(str(value) for value in values)
+
+
+def test_a_clock_going_back_does_not_make_a_smaller_uuid7(monkeypatch):
+    first = ids.uuid7()
+    monkeypatch.setattr(ids.time, "time_ns", lambda: ((first.int >> 80) - 5_000) * 1_000_000)
+
+    assert ids.uuid7() > first
+
+
+def test_the_counter_carries_into_the_next_millisecond_when_full(monkeypatch):
+    now = time.time_ns() // 1_000_000
+    monkeypatch.setattr(ids, "_last", (now + 10, ids._COUNTER_LIMIT - 1))
+
+    value = ids.uuid7()
+
+    assert value.int >> 80 == now + 11
+    assert value.version == 7
+
+
+def test_forked_processes_do_not_repeat_each_others_uuid7s(monkeypatch):
+    # The same millisecond everywhere: only the seed, drawn again in each child, sets them apart.
+    later = time.time_ns() + 60 * 10**9
+    monkeypatch.setattr(ids.time, "time_ns", lambda: later)
+    readers = []
+    for _ in range(2):
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.write(write, ids.uuid7().bytes)
+            finally:
+                os._exit(0)
+        os.close(write)
+        readers.append((pid, read))
+    made = []
+    for pid, read in readers:
+        made.append(os.read(read, 16))
+        os.close(read)
+        os.waitpid(pid, 0)
+
+    assert made[0] != made[1]
+    assert ids.uuid7().bytes not in made

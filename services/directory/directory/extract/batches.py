@@ -1,0 +1,226 @@
+"""Read an extract into batches of rows to stage, in child processes for large files.
+
+Parsing, checking and grouping the lines costs several times more CPU than staging them. A large
+file is therefore read in READERS parts, each by a child process (one part of a zip is read by
+inflating it from its start), while the importer stages what they send. A professional
+whose lines straddle two parts arrives as two partial records, which staging merges. Children
+send plain tuples and strings (cheap to pickle) through a bounded queue, so memory stays
+constant, and stop when their parent disappears. A small file is read in-process, where starting
+interpreters would cost more than it saves. This module and what it imports stay clear of Flask
+and SQLAlchemy: each reading process loads only the extract package.
+
+Children are started with "spawn" (no fork of a process with threads): a script that runs an
+import must guard its main code with `if __name__ == "__main__":`, as multiprocessing requires.
+"""
+
+import copy
+import multiprocessing
+import os
+import queue
+import zipfile
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from directory.extract.formats import MSSANTE, PERSONNE_ACTIVITE
+from directory.extract.reader import ExtractError, ExtractReader, Rejection, Stats
+from directory.extract.records import ProfessionalRuns, RecentOrganisations, mailbox_from
+from directory.extract.rows import StagedRow, mailbox_row, organisation_row, professional_row
+
+FORMATS = {"ps": PERSONNE_ACTIVITE, "mssante": MSSANTE}
+# Files smaller than this are read in-process.
+CHILD_READER_MIN_BYTES = 16 << 20
+# Child processes reading one plain file (the importer itself needs little CPU meanwhile).
+READERS = 2
+# Batches each child reads ahead of the importer: each holds `batch_size` records.
+READ_AHEAD = 2
+# How often (seconds) each side checks that the other one is still there.
+LIVENESS_SECONDS = 1.0
+
+
+class ReaderStopped(OSError):
+    """The reading process ended without finishing the file (killed, out of memory)."""
+
+
+@dataclass
+class Batch:
+    """What the importer stages next, with the reader's counts so far."""
+
+    rows: list[StagedRow] = field(default_factory=list)  # professionals or mailboxes
+    organisations: list[StagedRow] = field(default_factory=list)
+    problems: list[dict] = field(default_factory=list)  # rejected lines and warnings
+    stats: Stats = field(default_factory=Stats)
+
+
+def batches(path: str, kind: str, batch_size: int) -> Iterator[Batch]:
+    """The extract's staged rows, `batch_size` records at a time, then a last batch.
+
+    The last batch carries the final counts (and the problems after the last record). Errors
+    of the file (ExtractError, OSError, a bad zip...) are raised here, wherever it was read.
+    """
+    if os.path.getsize(path) < CHILD_READER_MIN_BYTES:
+        return read(path, kind, batch_size)
+    return _from_children(path, kind, batch_size, READERS)
+
+
+def read(path: str, kind: str, batch_size: int, part=(0, 1)) -> Iterator[Batch]:
+    """Read and group the extract (or one part of it, see ExtractReader) in this process."""
+    reader = ExtractReader(path, FORMATS[kind], part=part)
+    add = _add_mailbox if kind == "mssante" else _professionals_adder()
+    batch = Batch()
+    for item in reader:
+        if isinstance(item, Rejection):
+            batch.problems.append(_problem(item, "error"))
+        else:
+            if item.warnings:
+                batch.problems.extend(_problem(warning, "warning") for warning in item.warnings)
+            add(batch, item.fields)
+        if len(batch.rows) >= batch_size or len(batch.problems) >= batch_size:
+            batch.stats = copy.copy(reader.stats)
+            yield batch
+            batch = Batch()
+    add(batch, None)
+    batch.stats = copy.copy(reader.stats)
+    yield batch
+
+
+def _professionals_adder():
+    """add(batch, fields) groups lines into professionals; add(batch, None) adds the last one."""
+    runs = ProfessionalRuns()
+    # A site is on the line of everyone working there: skip the ones staged recently.
+    recent = RecentOrganisations()
+
+    def add(batch: Batch, fields) -> None:
+        person = runs.push(fields) if fields is not None else runs.flush()
+        if person is not None:
+            batch.rows.append(professional_row(person))
+            batch.organisations.extend(
+                organisation_row(org) for org in person.organisations if recent.is_new(org)
+            )
+
+    return add
+
+
+def _add_mailbox(batch: Batch, fields) -> None:
+    if fields is not None:
+        batch.rows.append(mailbox_row(mailbox_from(fields)))
+
+
+def _problem(item, severity: str) -> dict:
+    return {
+        "line": item.line,
+        "column": item.column,
+        "reason": item.reason[:500],
+        "severity": severity,
+    }
+
+
+# --- the child process --------------------------------------------------------------------
+
+
+def _from_children(path: str, kind: str, batch_size: int, parts: int) -> Iterator[Batch]:
+    context = multiprocessing.get_context("spawn")  # no fork of a process with threads
+    channel = context.Queue(maxsize=READ_AHEAD * parts)
+    children = [
+        context.Process(
+            target=_produce,
+            args=(path, kind, batch_size, (index, parts), channel, os.getpid()),
+            name=f"directory-import-reader-{index}",
+            daemon=True,
+        )
+        for index in range(parts)
+    ]
+    for child in children:
+        child.start()
+    try:
+        yield from _received(channel, children)
+    finally:
+        _stop(children, channel)
+
+
+def _received(channel, children) -> Iterator[Batch]:
+    """The children's batches, each with the counts of all parts so far."""
+    latest = [Stats() for _ in children]
+    finished: set[int] = set()
+    while len(finished) < len(children):
+        message, index, payload = _next_message(channel, children, finished)
+        if message == "error":
+            raise payload
+        if message == "done":
+            finished.add(index)
+            continue
+        latest[index] = payload.stats
+        payload.stats = _summed(latest)
+        yield payload
+
+
+def _summed(parts: list[Stats]) -> Stats:
+    total = Stats(total_bytes=max(part.total_bytes for part in parts))
+    for name in ("lines", "records", "rejected", "warned", "warnings", "bytes_read"):
+        setattr(total, name, sum(getattr(part, name) for part in parts))
+    return total
+
+
+def _next_message(channel, children, finished: set[int]) -> tuple:
+    while True:
+        try:
+            return channel.get(timeout=LIVENESS_SECONDS)
+        except queue.Empty:
+            stopped = [
+                child
+                for index, child in enumerate(children)
+                if index not in finished and not child.is_alive()
+            ]
+            if stopped:
+                break
+    try:
+        return channel.get_nowait()  # sent just before it ended
+    except queue.Empty:
+        reason = f"la lecture de l'extraction s'est arrêtée (code {stopped[0].exitcode})"
+        raise ReaderStopped(reason) from None
+
+
+def _stop(children, channel) -> None:
+    for child in children:
+        if child.is_alive():
+            child.terminate()
+    for child in children:
+        child.join(timeout=10)
+        if child.is_alive():
+            child.kill()
+            child.join()
+    channel.close()
+    channel.join_thread()
+
+
+def _produce(path: str, kind: str, batch_size: int, part, channel, parent: int) -> None:
+    """A child's work: read its part, send each batch, then "done" (or the error raised)."""
+    index = part[0]
+    try:
+        for batch in read(path, kind, batch_size, part):
+            _send(channel, ("batch", index, batch), parent)
+    except Exception as exc:  # the importer decides what an error means
+        _send(channel, ("error", index, _picklable(exc)), parent)
+        return
+    _send(channel, ("done", index, None), parent)
+
+
+def _send(channel, message, parent: int) -> None:
+    while True:
+        try:
+            channel.put(message, timeout=LIVENESS_SECONDS)
+            return
+        except queue.Full:
+            if os.getppid() != parent:  # the importer is gone: nobody will read this
+                raise SystemExit(1) from None
+
+
+def _picklable(exc: Exception) -> Exception:
+    # The file's own errors travel as they are; anything else as its text.
+    if isinstance(exc, TRAVELLING):
+        return exc
+    return RuntimeError(f"{type(exc).__name__}: {exc}")
+
+
+# What reading a file raises, all rebuilt as they were on the other side of the queue.
+TRAVELLING = (ExtractError, OSError, EOFError, zipfile.BadZipFile, zlib.error)
