@@ -2,6 +2,7 @@
 
 from collections.abc import Iterable
 
+import sqlalchemy as sa
 from flask import current_app, has_app_context
 
 from servicekit import bulk
@@ -74,3 +75,6 @@ def emit_many(session, type, events: Iterable[tuple[str, dict]]) -> int:
         session.flush()
         bulk.insert_many(session, OutboxEvent.__table__, rows)
     return len(rows)
+
+
+_INSERT = sa.insert(OutboxEvent.__table__)
