@@ -1,6 +1,6 @@
 """The append-only audit log: every access to patient data and every admin action."""
 
-from servicekit.models import AuditEntry
+from servicekit.models import AuditEntry, utcnow
 from servicekit.requestid import current_request_id
 
 # The table, not the mapped class: an audit row is never read back in the request that writes
@@ -12,16 +12,24 @@ def record(
     session, actor, action, patient=None, purpose="care", outcome="ok", target=None, details=None
 ):
     """Write an audit entry in the caller's transaction: it commits or rolls back with it."""
-    session.connection().execute(
-        _INSERT,
-        {
-            "actor": actor,
-            "action": action,
-            "patient": patient,
-            "target": target,
-            "purpose": purpose,
-            "outcome": outcome,
-            "request_id": current_request_id(),
-            "details": details or {},
-        },
-    )
+    _table, values = entry(actor, action, patient, purpose, outcome, target, details)
+    session.connection().execute(_INSERT, values)
+
+
+def entry(actor, action, patient=None, purpose="care", outcome="ok", target=None, details=None):
+    """The row `record` writes, as (table, values): to write with other rows at once.
+
+    For `servicekit.rows.insert_rows`, which writes one row per table in one statement.
+    """
+    values = {
+        "at": utcnow(),
+        "actor": actor,
+        "action": action,
+        "patient": patient,
+        "target": target,
+        "purpose": purpose,
+        "outcome": outcome,
+        "request_id": current_request_id(),
+        "details": details or {},
+    }
+    return AuditEntry.__table__, values

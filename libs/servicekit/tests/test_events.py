@@ -8,6 +8,7 @@ from cloudevents.core.bindings import kafka as binding
 from kitapp.models import Note
 from servicekit import db
 from servicekit.events import codec, emit, emit_many
+from servicekit.models import OutboxEvent
 from servicekit.testing import deliver, emitted, make_event
 
 CREATED = "fr.enrs.identity.user.created"
@@ -41,6 +42,27 @@ def test_it_leaves_no_row_when_the_transaction_rolls_back(app):
         emit(session, CREATED, "u-1", {"user_id": "u-1", "username": "x"})
         session.rollback()
         assert emitted(session) == []
+
+
+def test_it_writes_the_row_at_once_in_the_transaction_without_tracking_an_object(app):
+    with app.app_context():
+        session = db.session()
+        emit(session, CREATED, "u-1", {"user_id": "u-1", "username": "x"})
+        assert not session.new  # nothing left for a flush to write
+        # On the session's connection, without the autoflush an ORM query would do first.
+        count = sa.select(sa.func.count()).select_from(OutboxEvent.__table__)
+        assert session.connection().execute(count).scalar() == 1
+        session.rollback()
+
+
+def test_emit_and_emit_many_rows_keep_the_order_of_the_calls(app):
+    with app.app_context():
+        session = db.session()
+        emit(session, CREATED, "u-0", {"user_id": "u-0", "username": "a"})
+        emit_many(session, CREATED, [("u-1", {"user_id": "u-1", "username": "b"})])
+        emit(session, CREATED, "u-2", {"user_id": "u-2", "username": "c"})
+        session.commit()
+        assert [row.subject for row in emitted(session)] == ["u-0", "u-1", "u-2"]
 
 
 def test_it_refuses_an_event_type_missing_from_the_catalogue(app):

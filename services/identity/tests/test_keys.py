@@ -135,6 +135,25 @@ def test_rotation_keeps_tokens_signed_before_it_verifiable(
     assert verify_as_identity(app, after)["sub"] == WORKER
 
 
+def test_a_key_rotated_by_another_process_signs_here_within_seconds(
+    app, client, db_session, records_bridge_worker
+):
+    current = keys.current_kid_cache(app)
+    now = [1000.0]
+    current.clock = lambda: now[0]
+    published_kids(client)  # the first key, created on first use
+    before = service_token(client)
+    # Another process rotates: nothing clears this process's cached kid.
+    new_kid = keys.rotate(db_session, app.config["SECRET_KEY"]).kid
+    db_session.commit()
+    meanwhile = service_token(client)
+    assert jwt.get_unverified_header(meanwhile)["kid"] == jwt.get_unverified_header(before)["kid"]
+    assert verify_as_identity(app, meanwhile)["sub"] == WORKER  # the retired key is published
+    now[0] += current.seconds
+    assert jwt.get_unverified_header(service_token(client))["kid"] == new_kid
+    assert keys.CURRENT_KID_SECONDS < keys.RETENTION_MARGIN
+
+
 def test_a_key_retired_long_ago_is_no_longer_published(client, runner, db_session):
     old_kid = published_kids(client)[0]
     runner.invoke(args=["keys", "rotate"])

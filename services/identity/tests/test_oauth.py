@@ -350,6 +350,18 @@ def test_a_refresh_rotates_the_refresh_token(gp_flow, db_session, gp):
     assert [entry.actor for entry in audited] == [gp.id, gp.id]
 
 
+def test_a_refreshed_access_token_speaks_for_the_same_user_and_session(app, client, gp_flow, gp):
+    first = gp_flow.tokens()
+    refreshed = gp_flow.refresh(first["refresh_token"]).get_json()
+    before = verifier(app, client).verify(first["access_token"])
+    after = verifier(app, client).verify(refreshed["access_token"])
+    same = ("sub", "roles", "rpps", "sid", "acr", "client_id", "scope")
+    assert [after[name] for name in same] == [before[name] for name in same]
+    assert after["sub"] == gp.id and after["jti"] != before["jti"]
+    userinfo = client.get("/userinfo", headers=bearer(refreshed["access_token"]))
+    assert userinfo.status_code == 200 and userinfo.get_json()["preferred_username"] == gp.username
+
+
 def test_a_reused_refresh_token_revokes_its_whole_family(gp_flow, db_session, gp, client):
     first = gp_flow.tokens()
     second = gp_flow.refresh(first["refresh_token"]).get_json()

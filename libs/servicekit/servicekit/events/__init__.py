@@ -2,10 +2,11 @@
 
 Web processes never talk to Kafka. The worker (`flask --app <pkg> worker`) relays outbox rows to
 Kafka as CloudEvents (binary mode) and runs the handlers registered with `handles`.
-`emit_many` queues a batch of events of one type with a single INSERT.
+`emit_many` queues a batch of events of one type with a single INSERT; `event_row` is the row
+`emit` writes, for writing it together with other rows (`servicekit.rows.insert_rows`).
 """
 
-from servicekit.events.outbox import emit, emit_many
+from servicekit.events.outbox import emit, emit_many, event_row
 from servicekit.events.registry import handles
 
-__all__ = ["emit", "emit_many", "handles"]
+__all__ = ["emit", "emit_many", "event_row", "handles"]

@@ -95,6 +95,8 @@ def rotate_keys_command():
     with db.sessions() as session:
         row = keys.rotate(session, current_app.config["SECRET_KEY"])
         kid = row.kid
+    # Other processes sign with the new key when their cached kid expires (a few seconds).
+    keys.current_kid_cache(current_app).clear()
     click.echo(kid)
 
 

@@ -9,6 +9,7 @@ import base64
 import datetime as dt
 import json
 import threading
+import time
 import uuid
 
 import jwt
@@ -27,6 +28,10 @@ from identity.oauth.models import SigningKey
 KEY_SIZE = 2048
 # Extra time a retired key stays published, beyond the longest token lifetime.
 RETENTION_MARGIN = 300
+# How long a worker signs with the key it found current before looking again: well below
+# RETENTION_MARGIN, so a token signed with a key just retired elsewhere still verifies.
+CURRENT_KID_SECONDS = 10
+EXTENSION = "identity.oauth.current_kid"
 
 _private_keys = {}
 _cache_lock = threading.Lock()
@@ -112,9 +117,44 @@ def private_key(row, secret_key):
     return key
 
 
+class CurrentKid:
+    """The kid of the key that signs now, kept a few seconds in each worker.
+
+    Looking it up was a query on every token, and the only one of a client-credentials grant.
+    A rotation made in this process applies at once (the command clears this), one made by
+    another process within `seconds`: tokens signed meanwhile with the previous key verify,
+    since a retired key stays published until every token it signed has expired.
+    """
+
+    def __init__(self, seconds=CURRENT_KID_SECONDS, clock=time.monotonic):
+        self.seconds = seconds
+        self.clock = clock
+        self._entry = (0.0, None)
+
+    def get(self, load):
+        """The cached kid, or load()'s answer (None, when there is no key yet, is not kept)."""
+        now = self.clock()
+        until, kid = self._entry
+        if kid is not None and until > now:
+            return kid
+        kid = load()
+        self._entry = (now + self.seconds, kid)
+        return kid
+
+    def clear(self):
+        self._entry = (0.0, None)
+
+
+def current_kid_cache(app):
+    """The app's CurrentKid (one per app: each has its own database)."""
+    return app.extensions.setdefault(EXTENSION, CurrentKid())
+
+
 def signer(session, config):
     """(kid, private key) of the key that signs now."""
-    kid = session.connection().execute(_NEWEST_ACTIVE_KID).scalar()
+    kid = current_kid_cache(current_app).get(
+        lambda: session.connection().execute(_NEWEST_ACTIVE_KID).scalar()
+    )
     with _cache_lock:
         cached = _private_keys.get(kid)
     if cached is not None:

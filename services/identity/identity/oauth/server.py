@@ -18,9 +18,8 @@ from authlib.oidc.core.util import create_half_hash
 from flask import current_app
 from prometheus_client import Counter
 from servicekit import audit, db
-from servicekit.events import emit
+from servicekit.events import emit, event_row
 from servicekit.models import utcnow
-from sqlalchemy.orm.attributes import set_committed_value
 
 from identity.models import LoginSession, User
 from identity.oauth import tokens
@@ -168,27 +167,49 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         )
 
 
-def _lapse_reason(login, now):
+def _lapse_reason(expires_at, last_seen_at, now):
     """Why a login session has lapsed ("expired", "idle"), or None while it is alive."""
-    if login.expires_at <= now:
+    if expires_at <= now:
         return "expired"
     idle = dt.timedelta(seconds=current_app.config.get("SESSION_IDLE_SECONDS", 30 * 60))
-    return "idle" if now - login.last_seen_at >= idle else None
+    return "idle" if now - last_seen_at >= idle else None
 
 
-# One round trip for the token, its user and its sign-in session: the checks below then find
-# the user and the session in the identity map (session.get) instead of querying each.
+_TOKENS = RefreshToken.__table__
+_OWNERS = User.__table__
+_LOGINS = LoginSession.__table__
+# What a refresh needs of the token's user and sign-in session (never the password hash).
+_OWNER_COLUMNS = ("id", "username", "given_name", "family_name", "email", "rpps", "roles")
+_LOGIN_COLUMNS = ("id", "ended_at", "expires_at", "last_seen_at")
+
+
+def _prefixed(table, names, prefix):
+    return [table.c[name].label(prefix + name) for name in names]
+
+
+# One Core round trip for the token, its user and its sign-in session: loading them as three
+# ORM objects cost more than the query. The token and its user come back as unattached
+# objects, never written through the session; the grant's writes are Core statements.
 _REFRESH_LOOKUP = (
-    sa.select(RefreshToken, User, LoginSession)
-    .outerjoin(User, User.id == RefreshToken.user_id)
-    .outerjoin(LoginSession, LoginSession.id == RefreshToken.sid)
-    .where(RefreshToken.token_hash == sa.bindparam("token_hash"))
+    sa.select(
+        *_prefixed(_TOKENS, _TOKENS.c.keys(), "token_"),
+        *_prefixed(_OWNERS, (*_OWNER_COLUMNS, "disabled"), "owner_"),
+        *_prefixed(_LOGINS, _LOGIN_COLUMNS, "login_"),
+    )
+    .select_from(_TOKENS)
+    .outerjoin(_OWNERS, _OWNERS.c.id == _TOKENS.c.user_id)
+    .outerjoin(_LOGINS, _LOGINS.c.id == _TOKENS.c.sid)
+    .where(_TOKENS.c.token_hash == sa.bindparam("token_hash"))
 )
 
 
+def _unprefixed(found, prefix, names):
+    return {name: getattr(found, prefix + name) for name in names}
+
+
 _TOUCH_LOGIN = (
-    LoginSession.__table__.update()
-    .where(LoginSession.__table__.c.id == sa.bindparam("sid"))
+    _LOGINS.update()
+    .where(_LOGINS.c.id == sa.bindparam("sid"))
     .values(last_seen_at=sa.bindparam("now"))
 )
 
@@ -199,40 +220,39 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
 
     def authenticate_refresh_token(self, refresh_token):
         session = db.session()
-        found = session.execute(_REFRESH_LOOKUP, {"token_hash": token_hash(refresh_token)}).first()
-        row = found[0] if found else None
-        if row is None or not row.check_client(self.request.client):
+        values = {"token_hash": token_hash(refresh_token)}
+        found = session.connection().execute(_REFRESH_LOOKUP, values).first()
+        if found is None:
+            return None
+        row = RefreshToken(**_unprefixed(found, "token_", _TOKENS.c.keys()))
+        if not row.check_client(self.request.client):
             return None
         if row.is_revoked() or row.is_expired():
             return None
-        user = session.get(User, row.user_id)
-        if user is None or user.disabled:
+        if found.owner_id is None or found.owner_disabled:
             raise InvalidGrantError("The account is disabled.")
-        self._check_login_session(session, row.sid)
+        user = User(**_unprefixed(found, "owner_", _OWNER_COLUMNS))
+        self._check_login_session(session, found, row.sid)
         if not tokens.claim_once(session, RefreshToken, row.id):
             self._reuse_detected(session, row, user)
             return None
-        # The session's identity map holds objects weakly: keep the user for authenticate_user.
         self._owner = user
         return row
 
     @staticmethod
-    def _check_login_session(session, sid):
+    def _check_login_session(session, found, sid):
         """Refresh tokens live no longer than the sign-in session; a refresh is activity in it."""
         from identity import sessions
 
-        login = session.get(LoginSession, sid)
-        if login is None or login.ended_at is not None:
+        if found.login_id is None or found.login_ended_at is not None:
             raise InvalidGrantError("The sign-in session has ended.")
         now = utcnow()
-        reason = _lapse_reason(login, now)
+        reason = _lapse_reason(found.login_expires_at, found.login_last_seen_at, now)
         if reason:
-            sessions.end_login_session(session, login, reason)
+            sessions.end_login_session(session, session.get(LoginSession, sid), reason)
             raise InvalidGrantError("The sign-in session has ended.")
-        if now - login.last_seen_at >= sessions.TOUCH_EVERY:
-            # A Core UPDATE: a dirty session object would make every later query flush first.
+        if now - found.login_last_seen_at >= sessions.TOUCH_EVERY:
             session.connection().execute(_TOUCH_LOGIN, {"sid": sid, "now": now})
-            set_committed_value(login, "last_seen_at", now)
 
     def _reuse_detected(self, session, row, user):
         log.warning("refresh token reused; family revoked", extra={"client_id": row.client_id})
@@ -266,15 +286,16 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         # Already marked used by authenticate_refresh_token: a second use is a reuse.
         pass
 
-    def create_token_response(self):
-        result = super().create_token_response()
+    def save_token(self, token):
+        """The new tokens with the refresh's event and audit entry (one statement on PostgreSQL)."""
         user = self.request.user.user
-        session = db.session()
         client_id = self.client.client_id
         data = {"user_id": str(user.id), "username": user.username, "client_id": client_id}
-        emit(session, "fr.enrs.identity.token.refreshed", str(user.id), data)
-        audit.record(session, str(user.id), "token.refreshed", purpose="security", target=client_id)
-        return result
+        also = [
+            event_row("fr.enrs.identity.token.refreshed", str(user.id), data),
+            audit.entry(str(user.id), "token.refreshed", purpose="security", target=client_id),
+        ]
+        return self.server.save_token(token, self.request, also)
 
 
 class ClientCredentialsGrant(grants.ClientCredentialsGrant):
@@ -338,8 +359,8 @@ class OAuthServer(AuthorizationServer):
             return None
         return self.clients.get(client_id, _load_client)
 
-    def save_token(self, token, request):
-        tokens.save(db.session(), token, request.client, request.user)
+    def save_token(self, token, request, also=()):
+        tokens.save(db.session(), token, request.client, request.user, also)
         TOKENS_ISSUED.labels(request.payload.grant_type).inc()
 
 

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from flask import current_app
 from servicekit import db
 from servicekit.models import utcnow
+from servicekit.rows import insert_rows
 
 from identity.oauth import keys
 from identity.oauth.models import (
@@ -93,8 +94,11 @@ def generate(
     return token
 
 
-def save(session, token, client, grantee):
+def save(session, token, client, grantee, also=()):
     """Remember a user's access token (to revoke it) and the refresh token, if any.
+
+    `also`: more (table, values) rows to write with them, such as the grant's event and audit
+    entry (one statement on PostgreSQL, see servicekit.rows.insert_rows).
 
     A client-credentials token (no grantee) is not stored: revocation is only ever consulted by
     identity's userinfo, which answers for users' tokens only, while the services verify tokens
@@ -102,10 +106,12 @@ def save(session, token, client, grantee):
     dies with its lifetime (5 minutes at most), and a leaked client secret is replaced.
     """
     if grantee is None:
+        insert_rows(session, list(also))
         return
+    rows = []
     if "refresh_token" in token:
         grantee.family_id = grantee.family_id or uuid.uuid4()
-        _insert(session, RefreshToken, _refresh_values(token, client, grantee))
+        rows.append((RefreshToken.__table__, _refresh_values(token, client, grantee)))
     claims = _own_claims(token["access_token"])
     issued = {
         "jti": claims["jti"],
@@ -115,15 +121,13 @@ def save(session, token, client, grantee):
         "code_id": grantee.code_id,
         "family_id": grantee.family_id,
         "scope": token.get("scope", ""),
+        "issued_at": utcnow(),
         "expires_at": dt.datetime.fromtimestamp(claims["exp"], dt.UTC),
     }
-    _insert(session, IssuedAccessToken, issued)
-
-
-def _insert(session, model, values):
-    # A Core INSERT in the request's transaction: nothing reads these rows back in the request,
+    rows.append((IssuedAccessToken.__table__, issued))
+    # Core INSERTs in the request's transaction: nothing reads these rows back in the request,
     # so tracking them in the unit of work until commit would only add cost.
-    session.connection().execute(model.__table__.insert(), values)
+    insert_rows(session, [*rows, *also])
 
 
 def _own_claims(access_token):
@@ -146,6 +150,7 @@ def _refresh_values(token, client, grantee):
         "scope": token.get("scope", ""),
         "acr": grantee.acr,
         "auth_time": grantee.auth_time,
+        "created_at": utcnow(),
         "expires_at": utcnow() + dt.timedelta(seconds=lifetime),
     }
 
