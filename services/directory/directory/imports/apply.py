@@ -16,7 +16,7 @@ from servicekit.events import emit_many
 from servicekit.ids import uuid7
 from servicekit.models import utcnow
 
-from directory.extract import rows
+from directory.extract.rows import decode_mailbox, decode_organisation, decode_professional
 from directory.imports import entities, staging
 from directory.models import ImportStaging, Mailbox, Organization, Practitioner, PractitionerRole
 
@@ -44,7 +44,7 @@ ORGANIZATIONS = Entity(
     staging.ORGANIZATION,
     Organization,
     "key",
-    rows.decode_organisation,
+    decode_organisation,
     entities.organization_columns,
     entities.organization_event,
 )
@@ -52,7 +52,7 @@ PRACTITIONERS = Entity(
     staging.PRACTITIONER,
     Practitioner,
     "national_id",
-    rows.decode_professional,
+    decode_professional,
     entities.practitioner_columns,
     entities.practitioner_event,
 )
@@ -60,7 +60,7 @@ MAILBOXES = Entity(
     staging.MAILBOX,
     Mailbox,
     "address",
-    rows.decode_mailbox,
+    decode_mailbox,
     entities.mailbox_columns,
     entities.mailbox_event,
 )
