@@ -64,13 +64,10 @@ def _prepared(dialect, table: sa.Table, columns: tuple, by_id: bool):
 
     None when the driver path would not write what Core writes.
     """
-    given = set(columns)
-    if len(given) < 2:  # itemgetter of one name gives a value, not a tuple
+    if len(set(columns)) < 2:  # itemgetter of one name gives a value, not a tuple
         return None
-    for column in table.columns:
-        filled = column.onupdate if by_id else column.default
-        if filled is not None and column.name not in given:
-            return None
+    if leaves_out_defaults(table, columns, by_id):
+        return None
     if dialect.paramstyle not in _PLACEHOLDERS:
         return None
     mark = _PLACEHOLDERS[dialect.paramstyle]
@@ -89,6 +86,18 @@ def _prepared(dialect, table: sa.Table, columns: tuple, by_id: bool):
     processors = (_bind_processor(dialect, table.c[column]) for column in order)
     conversions = tuple((index, p) for index, p in enumerate(processors) if p is not None)
     return sql, order, conversions
+
+
+def leaves_out_defaults(table: sa.Table, columns, by_id: bool = False) -> bool:
+    """Whether `columns` leave out one with a Python-side default (onupdate for an UPDATE).
+
+    SQL written below Core would store NULL there: such rows must take the Core path.
+    """
+    given = set(columns)
+    return any(
+        (column.onupdate if by_id else column.default) is not None and column.name not in given
+        for column in table.columns
+    )
 
 
 _PLACEHOLDERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}

@@ -10,6 +10,8 @@ from functools import lru_cache
 
 import sqlalchemy as sa
 
+from servicekit import bulk
+
 
 def insert_rows(session, rows: list[tuple[sa.Table, dict]]) -> None:
     """INSERT one row into each of several tables, in the session's transaction.
@@ -43,9 +45,8 @@ def _rows_statement(dialect_name: str, shape: tuple):
     """The single INSERT of `shape` ((table, column names) pairs), or None to write row by row."""
     if dialect_name != "postgresql" or len(shape) < 2:
         return None
-    for table, columns in shape:
-        if any(c.default is not None and c.name not in columns for c in table.columns):
-            return None
+    if any(bulk.leaves_out_defaults(table, columns) for table, columns in shape):
+        return None
     inserts = [
         table.insert().values(
             {name: sa.bindparam(f"r{index}_{name}", type_=table.c[name].type) for name in columns}

@@ -33,18 +33,12 @@ def event_row(type, subject, data, key=None):
 
     For `servicekit.rows.insert_rows`, which writes one row per table in one statement.
     """
-    catalogued = event_type(type)
     row = {
+        **_shared(type),
         "event_id": new_event_id(),
-        "topic": catalogued.topic,
-        "type": type,
-        "source": _source(),
         "subject": subject,
         "key": key or subject,
         "data": data,
-        "request_id": current_request_id(),
-        "created_at": utcnow(),
-        "attempts": 0,
     }
     return OutboxEvent.__table__, row
 
@@ -57,15 +51,7 @@ def emit_many(session, type, events: Iterable[tuple[str, dict]]) -> int:
     object, or Core's per-row parameter handling, each costs several times more). Rows are
     numbered in the order given; returns how many were queued.
     """
-    catalogued = event_type(type)
-    shared = {
-        "topic": catalogued.topic,
-        "type": type,
-        "source": _source(),
-        "request_id": current_request_id(),
-        "created_at": utcnow(),
-        "attempts": 0,
-    }
+    shared = _shared(type)
     rows = [
         {**shared, "event_id": new_event_id(), "subject": subject, "key": subject, "data": data}
         for subject, data in events
@@ -75,6 +61,18 @@ def emit_many(session, type, events: Iterable[tuple[str, dict]]) -> int:
         session.flush()
         bulk.insert_many(session, OutboxEvent.__table__, rows)
     return len(rows)
+
+
+def _shared(type) -> dict:
+    """The values every event of `type` queued now has in common."""
+    return {
+        "topic": event_type(type).topic,
+        "type": type,
+        "source": _source(),
+        "request_id": current_request_id(),
+        "created_at": utcnow(),
+        "attempts": 0,
+    }
 
 
 _INSERT = sa.insert(OutboxEvent.__table__)

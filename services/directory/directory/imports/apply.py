@@ -18,7 +18,7 @@ from servicekit.models import utcnow
 
 from directory.extract.rows import decode_mailbox, decode_organisation, decode_professional
 from directory.imports import entities, staging
-from directory.models import ImportStaging, Mailbox, Organization, Practitioner, PractitionerRole
+from directory.models import ImportStaging, Organization, Practitioner, PractitionerRole
 
 
 @dataclass(frozen=True)
@@ -42,24 +42,21 @@ class Entity:
 
 ORGANIZATIONS = Entity(
     staging.ORGANIZATION,
-    Organization,
-    "key",
+    *staging.STORED[staging.ORGANIZATION],
     decode_organisation,
     entities.organization_columns,
     entities.organization_event,
 )
 PRACTITIONERS = Entity(
     staging.PRACTITIONER,
-    Practitioner,
-    "national_id",
+    *staging.STORED[staging.PRACTITIONER],
     decode_professional,
     entities.practitioner_columns,
     entities.practitioner_event,
 )
 MAILBOXES = Entity(
     staging.MAILBOX,
-    Mailbox,
-    "address",
+    *staging.STORED[staging.MAILBOX],
     decode_mailbox,
     entities.mailbox_columns,
     entities.mailbox_event,

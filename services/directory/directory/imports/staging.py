@@ -20,11 +20,10 @@ MAILBOX = "mailbox"
 
 # Where each entity is stored, and its key there.
 STORED = {
-    PRACTITIONER: models.Practitioner,
-    ORGANIZATION: models.Organization,
-    MAILBOX: models.Mailbox,
+    PRACTITIONER: (models.Practitioner, "national_id"),
+    ORGANIZATION: (models.Organization, "key"),
+    MAILBOX: (models.Mailbox, "address"),
 }
-KEYS = {PRACTITIONER: "national_id", ORGANIZATION: "key", MAILBOX: "address"}
 
 # Bind parameters per statement stay under SQLite's limit (32766) and keep PostgreSQL plans small.
 SELECT_CHUNK = 500
@@ -70,8 +69,8 @@ def _upsert_marked(session, run_id: int, entity: str, rows: list[StagedRow]) -> 
 
 
 def _unchanged_keys(session, entity: str, rows: list[StagedRow]) -> set[str]:
-    model = STORED[entity]
-    key = getattr(model, KEYS[entity])
+    model, key_name = STORED[entity]
+    key = getattr(model, key_name)
     if not rows or session.execute(sa.select(model.id).limit(1)).first() is None:
         return set()  # a first import: nothing to compare with
     prints = {row[0]: row[1] for row in rows}
