@@ -152,12 +152,16 @@ class PractitionerRole(Base):
     profession: so.Mapped[str] = so.mapped_column(sa.String(200), default="")
     category_code: so.Mapped[str] = so.mapped_column(sa.String(10), default="")
     savoir_faire_type: so.Mapped[str] = so.mapped_column(sa.String(10), default="")
-    savoir_faire_code: so.Mapped[str] = so.mapped_column(sa.String(20), default="", index=True)
+    savoir_faire_code: so.Mapped[str] = so.mapped_column(sa.String(20), default="")
     savoir_faire_system: so.Mapped[str] = so.mapped_column(sa.String(100), default="")
     savoir_faire: so.Mapped[str] = so.mapped_column(sa.String(200), default="")
     mode_code: so.Mapped[str] = so.mapped_column(sa.String(10), default="")
     role_code: so.Mapped[str] = so.mapped_column(sa.String(20), default="")
     genre_code: so.Mapped[str] = so.mapped_column(sa.String(20), default="")
+    # The practitioner's name keys, copied (the import keeps them in step): a search by
+    # speciality and name reads one index in name order instead of every namesake's roles.
+    family_search: so.Mapped[str] = so.mapped_column(SearchText(100), default="")
+    given_search: so.Mapped[str] = so.mapped_column(SearchText(100), default="")
     active: so.Mapped[bool] = so.mapped_column(default=True)
     fingerprint: so.Mapped[str] = so.mapped_column(sa.String(32))
     created_at: so.Mapped[created]
@@ -179,6 +183,27 @@ class PractitionerRole(Base):
             "savoir_faire_code",
             "organization_id",
             "id",
+        ),
+        # A search by speciality and name (the portal's form): the speciality's roles in the
+        # order of each name part, with the organisation to check the place against. They also
+        # serve a search by speciality alone (no index of its own).
+        sa.Index(
+            "ix_practitioner_roles_specialty_family",
+            "savoir_faire_code",
+            "family_search",
+            "given_search",
+            "practitioner_id",
+            "id",
+            "organization_id",
+        ),
+        sa.Index(
+            "ix_practitioner_roles_specialty_given",
+            "savoir_faire_code",
+            "given_search",
+            "family_search",
+            "practitioner_id",
+            "id",
+            "organization_id",
         ),
     )
 

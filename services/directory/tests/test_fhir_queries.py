@@ -171,13 +171,8 @@ def test_it_pages_a_role_search_by_practitioner_name_in_name_order(app, client, 
     assert page["total"] == 4
 
 
-def test_it_checks_the_place_of_each_namesakes_role_from_indexes_alone(
-    app, client, gp, directory_rows
-):
-    """A name-led role search reads the namesakes' ids and their roles' speciality and place
-    from indexes, then looks each place up by its key: it never lists every site of the
-    département, nor reads a practitioner or role row that does not match."""
-    engine = db.database(app).engine
+def _statements_of(engine, request):
+    """The SQL statements (with their parameters) that `request()` runs."""
     executed = []
 
     def keep(_conn, _cursor, statement, parameters, *_args):
@@ -185,23 +180,69 @@ def test_it_checks_the_place_of_each_namesakes_role_from_indexes_alone(
 
     sa.event.listen(engine, "before_cursor_execute", keep)
     try:
-        response = client.get(
+        response = request()
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", keep)
+    return response, executed
+
+
+def _sqlite_plan(engine, statement, parameters):
+    with engine.connect() as connection:
+        rows = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
+        return " ".join(row[-1] for row in rows)
+
+
+def test_a_speciality_and_name_search_reads_one_index_in_name_order(
+    app, client, gp, directory_rows
+):
+    """The portal's search (speciality, name, place) reads the speciality's roles in the order of
+    the name keys they carry, from one index, and looks each place up by its key: it neither
+    walks every namesake whatever their speciality, nor lists every site of the département."""
+    engine = db.database(app).engine
+    response, executed = _statements_of(
+        engine,
+        lambda: client.get(
             "/fhir/PractitionerRole?practitioner.name=lefe&specialty=SM54"
             "&organization.address-postalcode=42",
             headers=gp,
-        )
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", keep)
+        ),
+    )
     assert [entry["resource"]["id"] for entry in response.json["entry"]] == [
         str(directory_rows.roles.gp.id)
     ]
     statement, parameters = executed[0]  # the page, family-name matches first
     assert "EXISTS" in statement
+    assert "JOIN practitioners" not in statement
     if engine.dialect.name != "sqlite":
         return  # PostgreSQL plans by its statistics: a few rows tell nothing
-    with engine.connect() as connection:
-        rows = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
-        plan = " ".join(row[-1] for row in rows)
+    plan = _sqlite_plan(engine, statement, parameters)
+    assert "COVERING INDEX ix_practitioner_roles_specialty_family" in plan
+    assert "ix_organizations_postcode" not in plan
+    assert "TEMP B-TREE" not in plan  # read in the index's order: no sort
+
+
+def test_it_checks_the_place_of_each_namesakes_role_from_indexes_alone(
+    app, client, gp, directory_rows
+):
+    """Without a speciality, a name-led role search reads the namesakes' ids and their roles'
+    place from indexes, then looks each place up by its key: it never lists every site of the
+    département, nor reads a practitioner or role row that does not match."""
+    engine = db.database(app).engine
+    response, executed = _statements_of(
+        engine,
+        lambda: client.get(
+            "/fhir/PractitionerRole?practitioner.name=lefe&organization.address-postalcode=42",
+            headers=gp,
+        ),
+    )
+    assert str(directory_rows.roles.gp.id) in [
+        entry["resource"]["id"] for entry in response.json["entry"]
+    ]
+    statement, parameters = executed[0]
+    assert "EXISTS" in statement
+    if engine.dialect.name != "sqlite":
+        return
+    plan = _sqlite_plan(engine, statement, parameters)
     assert "COVERING INDEX ix_practitioners_family_search_given_search_id" in plan
     assert "COVERING INDEX ix_practitioner_roles_practitioner_search" in plan
     assert "ix_organizations_postcode" not in plan

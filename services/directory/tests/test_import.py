@@ -208,6 +208,41 @@ def test_it_deactivates_but_never_deletes_a_professional_who_left(
     assert [p.family_search for p in moved] == ["lefevre nouvel"]
 
 
+def _role_names(db_session, national_id):
+    """The name keys each role of a professional carries, and their practitioner's."""
+    query = (
+        sa.select(
+            PractitionerRole.family_search,
+            PractitionerRole.given_search,
+            Practitioner.family_search,
+            Practitioner.given_search,
+        )
+        .join(Practitioner)
+        .where(Practitioner.national_id == national_id)
+    )
+    return db_session.execute(query).all()
+
+
+def test_roles_carry_their_practitioners_name_keys_through_a_rename(
+    app, snapshot, db_session, tmp_path
+):
+    import_file(app, snapshot.path)
+    copies = db_session.execute(
+        sa.select(PractitionerRole.family_search, Practitioner.family_search).join(Practitioner)
+    ).all()
+    assert copies and all(role == person for role, person in copies)
+    _, renamed, _ = newer_snapshot(snapshot, tmp_path / "newer.txt")
+    before = _role_names(db_session, renamed)
+
+    import_file(app, tmp_path / "newer.txt")
+
+    db_session.expire_all()
+    after = _role_names(db_session, renamed)
+    assert len(after) == len(before) >= 1
+    assert {row[0] for row in before} != {"lefevre nouvel"}
+    assert all(row[0] == row[2] == "lefevre nouvel" and row[1] == row[3] for row in after)
+
+
 def test_a_snapshot_that_keeps_few_deactivates_all_the_others_once(
     app, snapshot, db_session, tmp_path
 ):

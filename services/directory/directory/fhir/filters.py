@@ -156,6 +156,11 @@ def _text(search_column, exact_column, modifier, value):
     return search_column.like(f"{_key(value)}%")
 
 
+def name_prefix(column, search_filter):
+    """A name filter's values as prefixes of one `*_search` column (any of them matches)."""
+    return sa.or_(*(column.like(f"{_key(value)}%") for value in search_filter.values))
+
+
 def _family(model, modifier, value):
     return _text(model.family_search, model.family, modifier, value)
 

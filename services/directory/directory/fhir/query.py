@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 import sqlalchemy as sa
 
 from directory.fhir import documents, resources, spec
-from directory.fhir.filters import MODELS, as_uuid, condition, conditions
+from directory.fhir.filters import MODELS, as_uuid, condition, conditions, name_prefix
 from directory.models import Mailbox, Organization, Practitioner, PractitionerRole
 
 # A hospital may have thousands of roles: a page includes that many at most, and says so.
@@ -18,6 +18,18 @@ MAX_REVINCLUDED = 1000
 
 _FAMILY_FIRST = (Practitioner.family_search, Practitioner.given_search, Practitioner.id)
 _GIVEN_FIRST = (Practitioner.given_search, Practitioner.family_search, Practitioner.id)
+_ROLE_FAMILY_FIRST = (
+    PractitionerRole.family_search,
+    PractitionerRole.given_search,
+    PractitionerRole.practitioner_id,
+    PractitionerRole.id,
+)
+_ROLE_GIVEN_FIRST = (
+    PractitionerRole.given_search,
+    PractitionerRole.family_search,
+    PractitionerRole.practitioner_id,
+    PractitionerRole.id,
+)
 _ORDER = {
     "Practitioner": _FAMILY_FIRST,
     "PractitionerRole": (PractitionerRole.id,),
@@ -46,24 +58,62 @@ def read(session, resource_type, logical_id):
 def search(session, search):
     """Run a parsed search: the page of matches, its includes, and its total (see _total)."""
     model = MODELS[search.resource_type]
-    where = conditions(model, search.filters)
-    name_filter = _by_name(search)
-    source = _source(model, name_filter)
-    parts = _name_parts(search, model, name_filter) if name_filter else [where]
+    plan = _plan(search, model)
     rows = []
-    if search.count and name_filter:
-        rows = _page_by_name(session, search, model, source, parts)
+    if search.count and plan.by_name:
+        rows = _page_by_name(session, search, model, plan)
     elif search.count:
-        paged = sa.select(model).where(*where).order_by(*_ORDER[search.resource_type])
+        paged = sa.select(model).where(*plan.parts[0]).order_by(*plan.orders[0])
         paged = paged.offset(search.offset).limit(search.count + 1)
         rows = list(session.scalars(paged))
     has_next = len(rows) > search.count
     rows = rows[: search.count]
-    total = _total(session, search, source, parts, rows, has_next)
+    total = _total(session, search, plan, rows, has_next)
     included, outcomes = _included(session, search, rows)
     converted = _to_resources(session, rows + included)
     matches, included = converted[: len(rows)], converted[len(rows) :]
     return Page(matches, included, outcomes, total, has_next)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """How a search reads its matches: from `source`, in disjoint parts (their conditions),
+    each in its own order; `counted` tells whether a total is worth counting unasked."""
+
+    source: object
+    parts: list
+    orders: list
+    by_name: bool = False
+    counted: bool = True
+
+
+def _plan(search, model):
+    """A search by name reads two parts: the family-name matches, then the given-name matches
+    whose family name does not match; any other search is one part in the resource's order."""
+    name_filter = _by_name(search)
+    if name_filter is None:
+        return _Plan(model, [conditions(model, search.filters)], [_ORDER[search.resource_type]])
+    rest = [item for item in search.filters if item is not name_filter]
+    if model is Practitioner:
+        family, given = _practitioner_names(name_filter)
+        others = conditions(model, rest, led=True)
+        orders = [_FAMILY_FIRST, _GIVEN_FIRST]
+        return _Plan(model, _name_parts(family, given, others), orders, by_name=True)
+    # Roles' matches are spread over two tables: counting them costs many times their page.
+    speciality = _one_speciality(rest)
+    if speciality is None:
+        family, given = _practitioner_names(name_filter)
+        others = conditions(model, rest, led=True)
+        orders = [(*_FAMILY_FIRST, PractitionerRole.id), (*_GIVEN_FIRST, PractitionerRole.id)]
+        source = sa.join(PractitionerRole, Practitioner)
+        return _Plan(source, _name_parts(family, given, others), orders, True, counted=False)
+    # The roles of one speciality, read in the order of the name keys they carry.
+    family = name_prefix(PractitionerRole.family_search, name_filter)
+    given = name_prefix(PractitionerRole.given_search, name_filter)
+    rest.remove(speciality)
+    others = [condition(model, speciality), *conditions(model, rest, led=True)]
+    orders = [_ROLE_FAMILY_FIRST, _ROLE_GIVEN_FIRST]
+    return _Plan(model, _name_parts(family, given, others), orders, True, counted=False)
 
 
 _NAME_FILTERS = {"Practitioner": "name", "PractitionerRole": "practitioner.name"}
@@ -78,64 +128,59 @@ def _by_name(search):
     )
 
 
-def _source(model, name_filter):
-    """What a search reads: its table, joined to the practitioners when a role search is led
-    by their name (it is then read in their name's order)."""
-    if model is PractitionerRole and name_filter:
-        return sa.join(PractitionerRole, Practitioner)
-    return model
+def _one_speciality(search_filters):
+    """The filter asking for one speciality code, if any: it leads a role search by name."""
+    for item in search_filters:
+        if item.name == "specialty" and len(item.values) == 1 and item.values[0].code:
+            return item
+    return None
 
 
-def _name_parts(search, model, name_filter):
-    """The conditions of the two parts of a search by name, which never overlap: the
-    family-name matches, then the given-name matches whose family name does not match."""
-    rest = [item for item in search.filters if item is not name_filter]
-    others = conditions(model, rest, led=True)
+def _practitioner_names(name_filter):
     family = condition(Practitioner, replace(name_filter, name="family"))
     given = condition(Practitioner, replace(name_filter, name="given"))
+    return family, given
+
+
+def _name_parts(family, given, others):
     return [[family, *others], [given, sa.not_(family), *others]]
 
 
-def _page_by_name(session, search, model, source, parts):
+def _page_by_name(session, search, model, plan):
     """A page of a search by name: the family-name matches first, then the given-name ones.
 
-    Each part is read in the order of its own index, (family, given) or (given, family), and
-    only up to the page's end: a common name costs a page, not a sort of all its namesakes.
-    A role search by its practitioner's name reads the roles of each practitioner in turn.
+    Each part is read in the order of its own index and only up to the page's end: a common
+    name costs a page, not a sort of all its namesakes.
     """
     end = search.offset + search.count + 1
     ids = []
-    for where, order in zip(parts, (_FAMILY_FIRST, _GIVEN_FIRST), strict=True):
+    for where, order in zip(plan.parts, plan.orders, strict=True):
         if len(ids) < end:
-            statement = sa.select(model.id).select_from(source).where(*where)
-            statement = statement.order_by(
-                *order, *([model.id] if model is not Practitioner else [])
-            )
-            ids += session.scalars(statement.limit(end - len(ids)))
+            statement = sa.select(model.id).select_from(plan.source).where(*where)
+            ids += session.scalars(statement.order_by(*order).limit(end - len(ids)))
     ids = ids[search.offset :]
     rows = {row.id: row for row in _rows_by_id(session, model, ids)}
     return [rows[key] for key in ids]
 
 
-def _total(session, search, source, parts, rows, has_next):
+def _total(session, search, plan, rows, has_next):
     """Bundle.total: exact when asked (_total=accurate), none with _total=none; otherwise exact
-    up to spec.TOTAL_LIMIT matches and left out above, so that a common name costs no full count.
-    A role search led by its practitioner's name counts only when asked: its matches are spread
-    over two tables and counting them costs many times its page.
+    up to spec.TOTAL_LIMIT matches and left out above, so that a common name costs no full count;
+    left out too, unless asked, where the plan says counting is not worth it.
 
-    `parts` are the conditions of disjoint parts of the matches, each counted on its own index.
+    The plan's parts are disjoint, each counted on its own index.
     """
     if search.total == "none":
         return None
     if rows and not has_next:  # the last page: its rows tell the total
         return search.offset + len(rows)
     if search.total == "accurate":
-        return sum(_count(session, source, where) for where in parts)
-    if search.total is None and isinstance(source, sa.Join):
+        return sum(_count(session, plan.source, where) for where in plan.parts)
+    if search.total is None and not plan.counted:
         return None
     total = 0
-    for where in parts:
-        total += _count(session, source, where, limit=spec.TOTAL_LIMIT + 1 - total)
+    for where in plan.parts:
+        total += _count(session, plan.source, where, limit=spec.TOTAL_LIMIT + 1 - total)
         if total > spec.TOTAL_LIMIT:
             return None
     return total

@@ -60,6 +60,8 @@ def role(session, who, where, profession="10", savoir_faire="", role_code="", ac
     row = PractitionerRole(
         practitioner=who,
         organization=where,
+        family_search=who.family_search,
+        given_search=who.given_search,
         profession_code=profession,
         savoir_faire_code=savoir_faire,
         role_code=role_code,

@@ -188,30 +188,42 @@ def _deactivate_roles(session, condition, now) -> None:
 
 
 def _sync_roles(session, records, created, updated, now, places: dict) -> None:
-    """Make each written practitioner's active roles exactly its staged activities."""
-    people = {row["national_id"]: row["id"] for row in created + updated}
+    """Make each written practitioner's active roles exactly its staged activities, each
+    carrying its practitioner's name keys (a renamed practitioner's roles are rewritten)."""
+    people = {row["national_id"]: row for row in created + updated}
     wanted = {
-        (people[person.national_id], activity.fingerprint): activity
+        (people[person.national_id]["id"], activity.fingerprint): (person, activity)
         for person, _ in records
         for activity in person.activities
     }
     stored = _stored_roles(session, [row["id"] for row in updated])
-    keys = {a.organisation_key for a in wanted.values()}
+    keys = {activity.organisation_key for _, activity in wanted.values()}
     organizations = _organization_ids(session, keys, places)
-    inserts, revived = [], []
-    for (practitioner_id, print_), activity in wanted.items():
+    inserts, rewritten = [], []
+    for (practitioner_id, print_), (person, activity) in wanted.items():
         role = stored.pop((practitioner_id, print_), None)
+        practitioner = people[person.national_id]
         org_id = organizations.get(activity.organisation_key)
-        columns = entities.role_columns(activity, practitioner_id, org_id) | {"updated_at": now}
+        columns = entities.role_columns(activity, practitioner, org_id) | {"updated_at": now}
         if role is None:
             inserts.append(columns | {"id": uuid7(), "created_at": now})
-        elif not role.active or role.organization_id != org_id:
-            revived.append(columns | {"id": role.id})
+        elif _role_differs(role, columns):
+            rewritten.append(columns | {"id": role.id})
     insert_rows(session, PractitionerRole, inserts)
-    update_rows(session, PractitionerRole, revived)
+    update_rows(session, PractitionerRole, rewritten)
     gone = [role.id for role in stored.values() if role.active]
     if gone:
         _deactivate_roles(session, PractitionerRole.id.in_(gone), now)
+
+
+def _role_differs(role, columns: dict) -> bool:
+    """Whether a stored role of the same activity must be rewritten: inactive, or at another
+    organisation's id, or under a name its practitioner no longer has."""
+    return not role.active or any(role._mapping[name] != columns[name] for name in _SYNCED)
+
+
+# What a stored role may hold that its fingerprint does not cover.
+_SYNCED = ("organization_id", "family_search", "given_search")
 
 
 def _stored_roles(session, practitioner_ids: list) -> dict:
@@ -222,7 +234,7 @@ def _stored_roles(session, practitioner_ids: list) -> dict:
             PractitionerRole.practitioner_id,
             PractitionerRole.fingerprint,
             PractitionerRole.active,
-            PractitionerRole.organization_id,
+            *(getattr(PractitionerRole, name) for name in _SYNCED),
         ).where(PractitionerRole.practitioner_id.in_(part))
         for role in session.execute(query):
             roles[(role.practitioner_id, role.fingerprint)] = role

@@ -1,6 +1,5 @@
 """How each staged record becomes the columns of its table, and what its events carry."""
 
-import uuid
 import xml.etree.ElementTree as ET
 from functools import lru_cache
 
@@ -91,10 +90,12 @@ def organization_event(row: dict) -> dict:
     }
 
 
-def role_columns(activity: Activity, practitioner_id: uuid.UUID, organization_id) -> dict:
-    """The practitioner_roles row of one activity."""
+def role_columns(activity: Activity, practitioner: dict, organization_id) -> dict:
+    """The practitioner_roles row of one activity of `practitioner` (its practitioners row)."""
     return {
-        "practitioner_id": practitioner_id,
+        "practitioner_id": practitioner["id"],
+        "family_search": practitioner["family_search"],
+        "given_search": practitioner["given_search"],
         "organization_id": organization_id,
         "profession_code": activity.profession_code,
         "profession": activity.profession,
