@@ -56,7 +56,7 @@ class Practitioner(Base):
     national_id: so.Mapped[str] = so.mapped_column(sa.String(20), unique=True)
     id_type: so.Mapped[str] = so.mapped_column(sa.String(1))  # "8" RPPS, "0" ADELI
     rpps: so.Mapped[str | None] = so.mapped_column(sa.String(11), index=True)
-    adeli: so.Mapped[str | None] = so.mapped_column(sa.String(9), index=True)
+    adeli: so.Mapped[str | None] = so.mapped_column(sa.String(9))
     civilite: so.Mapped[str] = so.mapped_column(sa.String(10), default="")
     civilite_exercice: so.Mapped[str] = so.mapped_column(sa.String(10), default="")
     family: so.Mapped[str] = so.mapped_column(sa.String(100))
@@ -93,7 +93,7 @@ class Organization(Base):
     # "finess:<FINESS site>", "siret:<SIRET>" or "id:<technical id>" (extract records' key).
     key: so.Mapped[str] = so.mapped_column(sa.String(60), unique=True)
     finess: so.Mapped[str | None] = so.mapped_column(sa.String(9), index=True)
-    finess_ej: so.Mapped[str | None] = so.mapped_column(sa.String(9), index=True)
+    finess_ej: so.Mapped[str | None] = so.mapped_column(sa.String(9))  # searched as part_of
     siret: so.Mapped[str | None] = so.mapped_column(sa.String(14), index=True)
     siren: so.Mapped[str | None] = so.mapped_column(sa.String(9))
     technical_id: so.Mapped[str | None] = so.mapped_column(sa.String(40))
@@ -222,8 +222,8 @@ class Mailbox(Base):
     organization_id: so.Mapped[uuid.UUID | None] = so.mapped_column(
         sa.ForeignKey("organizations.id"), index=True
     )
-    owner_national_id: so.Mapped[str] = so.mapped_column(sa.String(20), default="", index=True)
-    structure_id: so.Mapped[str] = so.mapped_column(sa.String(40), default="", index=True)
+    owner_national_id: so.Mapped[str] = so.mapped_column(sa.String(20), default="")
+    structure_id: so.Mapped[str] = so.mapped_column(sa.String(40), default="")
     service: so.Mapped[str] = so.mapped_column(sa.String(200), default="")
     family: so.Mapped[str] = so.mapped_column(sa.String(100), default="")
     given: so.Mapped[str] = so.mapped_column(sa.String(100), default="")
