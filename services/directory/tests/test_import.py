@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 from directory.extract import generate
 from directory.extract.synthetic import EXTRA_PROFESSION_LABELS
-from directory.imports import ImportFailed, jobs, run_import
+from directory.imports import ImportFailed, entities, jobs, run_import
 from directory.models import (
     ImportRejection,
     ImportRun,
@@ -337,6 +337,30 @@ def test_it_imports_mailboxes_and_links_them_to_their_owners(app, snapshot, db_s
     personal = [box for box in boxes if box.kind == "PER"]
     assert personal and all(box.practitioner_id is not None for box in personal)
     assert (again.created, again.updated, again.deactivated) == (0, 0, 0)
+
+
+def test_mailboxes_imported_before_their_owners_are_linked_when_they_come(
+    app, snapshot, db_session
+):
+    import_file(app, snapshot.mssante_path, kind="mssante")
+    waiting = db_session.scalars(sa.select(Mailbox)).all()
+    assert waiting and all(box.practitioner_id is None for box in waiting)
+    assert all(box.organization_id is None for box in waiting)
+
+    import_file(app, snapshot.path)
+
+    db_session.expire_all()
+    boxes = db_session.scalars(sa.select(Mailbox)).all()
+    personal = [box for box in boxes if box.kind == "PER"]
+    assert personal and all(box.practitioner_id is not None for box in personal)
+    for box in personal:
+        owner = db_session.get(Practitioner, box.practitioner_id)
+        assert owner.national_id == box.owner_national_id
+    sited = [box for box in boxes if box.organization_id is not None]
+    assert sited, "every mailbox still waits for its organisation"
+    for box in sited:
+        site = db_session.get(Organization, box.organization_id)
+        assert site.key == entities.structure_key(box.structure_id)
 
 
 def test_the_command_imports_a_file_and_prints_the_counts(app, runner, snapshot):

@@ -1,9 +1,12 @@
-"""The import's bulk writes: rows written at the driver read back as SQLAlchemy wrote them."""
+"""The import's bulk writes: rows written at the driver read back as SQLAlchemy wrote them, and
+its SQL expressions compute what their Python twins do."""
 
 import datetime as dt
 import uuid
 
+import pytest
 import sqlalchemy as sa
+from directory.imports import entities
 from directory.imports.apply import insert_rows, update_rows
 from directory.models import Practitioner
 from servicekit import db
@@ -68,3 +71,11 @@ def test_rows_without_a_defaulted_column_get_its_default(app):
         [back] = stored(session).values()
     assert back["civilite"] == ""
     assert back["created_at"].tzinfo is not None
+
+
+@pytest.mark.parametrize(
+    "structure_id", ["1350000014", "335000001400012", "4R10000000123", "2123", "1", "", "9x"]
+)
+def test_the_sql_structure_key_is_the_python_one(db_session, structure_id):
+    sql = entities.structure_key_in_sql(sa.literal(structure_id, sa.String))
+    assert db_session.scalar(sa.select(sql)) == entities.structure_key(structure_id)

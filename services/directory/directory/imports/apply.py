@@ -18,7 +18,7 @@ from servicekit.models import utcnow
 
 from directory.extract.rows import decode_mailbox, decode_organisation, decode_professional
 from directory.imports import entities, staging
-from directory.models import ImportStaging, Organization, Practitioner, PractitionerRole
+from directory.models import ImportStaging, Mailbox, Organization, Practitioner, PractitionerRole
 
 
 @dataclass(frozen=True)
@@ -274,6 +274,28 @@ def _link_mailboxes(session, rows: list[dict], places: dict) -> None:
     for row in rows:
         row["practitioner_id"] = people.get(row["owner_national_id"])
         row["organization_id"] = organizations.get(structures[row["structure_id"]])
+
+
+def link_waiting_mailboxes(session) -> None:
+    """Link the mailboxes imported before their owners existed: each personal mailbox to its
+    practitioner, each mailbox to its organisation, once an import of professionals made them.
+
+    The extracts come as two files: whichever is imported first, the links are made.
+    """
+    now = utcnow()
+    owner = sa.select(Practitioner.id).where(Practitioner.national_id == Mailbox.owner_national_id)
+    site_key = entities.structure_key_in_sql(Mailbox.structure_id)
+    site = sa.select(Organization.id).where(Organization.key == site_key)
+    for column, found, identifier in (
+        (Mailbox.practitioner_id, owner, Mailbox.owner_national_id),
+        (Mailbox.organization_id, site, Mailbox.structure_id),
+    ):
+        session.execute(
+            sa.update(Mailbox)
+            .where(column.is_(None), identifier != "", found.exists())
+            .values({column: found.scalar_subquery(), Mailbox.updated_at: now})
+        )
+    session.commit()
 
 
 def _chunks(items: list, size: int = staging.SELECT_CHUNK):

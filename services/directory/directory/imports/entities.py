@@ -3,6 +3,8 @@
 import xml.etree.ElementTree as ET
 from functools import lru_cache
 
+import sqlalchemy as sa
+
 from directory.extract.records import Activity, Mailbox, Organisation, Professional
 from directory.extract.valuesets import DATA_DIR, SAVOIR_FAIRE_FILE
 from directory.models import search_key as _search_key
@@ -150,6 +152,16 @@ def structure_key(structure_id: str) -> str | None:
     """The organisation key an MSSanté structure identifier points at, if any."""
     prefix = _STRUCTURE_KEYS.get(structure_id[:1])
     return prefix + structure_id[1:] if prefix and len(structure_id) > 1 else None
+
+
+def structure_key_in_sql(column):
+    """`structure_key` of a column of MSSanté structure identifiers, as an SQL expression."""
+    kind, identifier = sa.func.substr(column, 1, 1), sa.func.substr(column, 2)
+    return sa.case(
+        *((sa.and_(kind == digit, identifier != ""), prefix + identifier)
+          for digit, prefix in _STRUCTURE_KEYS.items()),
+        else_=sa.null(),
+    )  # fmt: skip
 
 
 def mailbox_event(row: dict) -> dict:

@@ -107,6 +107,8 @@ def _apply(session, run: ImportRun, chunk: int) -> Counter:
         apply.apply_changes(session, run.id, entity, chunk, changes, count)
     for entity in reversed(kinds):
         apply.deactivate_absent(session, run.id, entity, chunk, changes, count)
+    if run.kind == "ps":
+        apply.link_waiting_mailboxes(session)
     # The statistics taken before applying describe the tables as they were: after a first
     # import, empty, and PostgreSQL would plan every search as a scan of nothing.
     _analyze(session, ANALYZED[1:])
