@@ -1,4 +1,5 @@
-"""An import whose worker died is taken up again, and applies each change exactly once."""
+"""An import whose worker died is taken up again, and applies each change exactly once; a first
+import builds its search indexes once its rows are in, whatever happens meanwhile."""
 
 import datetime as dt
 
@@ -6,8 +7,9 @@ import pytest
 import sqlalchemy as sa
 from directory.extract import generate
 from directory.imports import apply, jobs, staging
-from directory.models import ImportRun, ImportStaging, Practitioner
+from directory.models import Base, ImportRun, ImportStaging, Practitioner
 from servicekit import db
+from servicekit.migrations import differences
 from servicekit.models import utcnow
 from servicekit.testing import emitted
 
@@ -154,3 +156,80 @@ def test_a_running_import_beats_at_every_batch_it_commits(app, extract, db_sessi
     assert len(beats) > 1 and None not in beats  # batches of 25 professionals
     assert beats == sorted(beats) and len(set(beats)) == len(beats)
     assert last > beats[-1]  # the apply phase beats too
+
+
+def index_names(app) -> set[str]:
+    inspector = sa.inspect(db.database(app).engine)
+    return {
+        index["name"]
+        for table in ("practitioners", "practitioner_roles")
+        for index in inspector.get_indexes(table)
+    }
+
+
+SEARCH_INDEXES = {index.name for index in apply.search_indexes()}
+
+
+def test_a_first_import_builds_the_search_indexes_once_its_rows_are_in(
+    app, extract, db_session, monkeypatch
+):
+    during = []
+    original = apply.apply_changes
+
+    def watched(session, run_id, entity, *args, **kwargs):
+        if entity is apply.PRACTITIONERS:
+            during.append(index_names(app))
+        return original(session, run_id, entity, *args, **kwargs)
+
+    monkeypatch.setattr(apply, "apply_changes", watched)
+    queue(app, extract.path)
+    assert jobs.run_queued(app) == 1
+
+    assert during and not during[0] & SEARCH_INDEXES
+    assert index_names(app) >= SEARCH_INDEXES
+    assert differences(app, Base.metadata) == []
+
+
+def test_a_later_import_keeps_its_indexes_while_applying(app, extract, db_session, monkeypatch):
+    queue(app, extract.path)
+    jobs.run_queued(app)
+    during = []
+    original = apply.apply_changes
+
+    def watched(session, run_id, entity, *args, **kwargs):
+        during.append(index_names(app))
+        return original(session, run_id, entity, *args, **kwargs)
+
+    monkeypatch.setattr(apply, "apply_changes", watched)
+    queue(app, extract.path)
+    assert jobs.run_queued(app) == 1
+
+    assert during and all(names >= SEARCH_INDEXES for names in during)
+
+
+def test_a_first_import_that_fails_while_applying_leaves_every_index(
+    app, extract, db_session, monkeypatch
+):
+    run_id = queue(app, extract.path)
+    with monkeypatch.context() as patch:
+        die_at(patch, apply, "deactivate_absent")
+        run_worker_until_it_dies(app)
+    assert run_of(db_session, run_id).status == "running"
+
+    assert differences(app, Base.metadata) == []
+
+
+def test_the_indexes_a_killed_first_import_left_out_are_built_by_the_next_run(
+    app, extract, db_session
+):
+    queue(app, extract.path)
+    jobs.run_queued(app)
+    with db.database(app).engine.begin() as connection:  # as a first import killed midway
+        for index in apply.search_indexes():
+            index.drop(connection)
+    assert not index_names(app) & SEARCH_INDEXES
+
+    queue(app, extract.path)
+    assert jobs.run_queued(app) == 1
+
+    assert differences(app, Base.metadata) == []

@@ -5,6 +5,7 @@ inactive rows), one executemany insert, one executemany update and its events, c
 together. Deactivation is one anti-join per chunk (stored, active, not staged).
 """
 
+import contextlib
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -274,6 +275,46 @@ def _link_mailboxes(session, rows: list[dict], places: dict) -> None:
     for row in rows:
         row["practitioner_id"] = people.get(row["owner_national_id"])
         row["organization_id"] = organizations.get(structures[row["structure_id"]])
+
+
+# The tables a first import fills from nothing. Their unique keys stay: the import looks rows up
+# by them.
+FILLED_FROM_EMPTY = (Practitioner, PractitionerRole)
+
+
+@contextlib.contextmanager
+def indexed_later(session):
+    """Into empty tables, apply without their search indexes, then build them (in finally).
+
+    Kept up row by row, each index takes a random leaf per row written, while one built once the
+    rows are in is a sorted pass. Searches meanwhile read a directory still filling up.
+    """
+    empty = session.scalar(sa.select(Practitioner.id).limit(1)) is None
+    if empty:
+        connection = session.connection()
+        for index in search_indexes():
+            index.drop(connection, checkfirst=True)
+        session.commit()
+    try:
+        yield
+    except BaseException:
+        session.rollback()  # what failed is not committed with the indexes
+        raise
+    finally:
+        if empty:
+            build_search_indexes(session)
+
+
+def build_search_indexes(session) -> None:
+    """Build the search indexes of FILLED_FROM_EMPTY that are missing."""
+    connection = session.connection()
+    for index in search_indexes():
+        index.create(connection, checkfirst=True)
+    session.commit()
+
+
+def search_indexes():
+    return [index for model in FILLED_FROM_EMPTY for index in model.__table__.indexes]
 
 
 def link_waiting_mailboxes(session) -> None:

@@ -100,6 +100,15 @@ def _progress(session, run: ImportRun, batch: batches.Batch) -> None:
 
 def _apply(session, run: ImportRun, chunk: int) -> Counter:
     _analyze(session)
+    # A first import that stopped midway left the search indexes out (see apply.indexed_later).
+    apply.build_search_indexes(session)
+    if run.kind != "ps":
+        return _apply_changes(session, run, chunk)
+    with apply.indexed_later(session):
+        return _apply_changes(session, run, chunk)
+
+
+def _apply_changes(session, run: ImportRun, chunk: int) -> Counter:
     changes: Counter = Counter()
     kinds = (apply.ORGANIZATIONS, apply.PRACTITIONERS) if run.kind == "ps" else (apply.MAILBOXES,)
     count = functools.partial(_count, run)
