@@ -1,5 +1,7 @@
 """Passwords: Argon2id with OWASP parameters, rehashed on sign-in when the parameters change."""
 
+import threading
+
 import argon2
 import pytest
 import sqlalchemy as sa
@@ -61,3 +63,40 @@ def test_it_rehashes_an_old_hash_when_the_gp_signs_in(browser, db_session, gp):
     rehashed = db_session.scalar(sa.select(User.password_hash))
     assert not passwords.needs_rehash(rehashed)
     assert passwords.verify_password(rehashed, gp.password)
+
+
+class RecordingHasher:
+    """The hasher, noting which thread each hash or verification ran on."""
+
+    def __init__(self, hasher):
+        self.hasher = hasher
+        self.threads = set()
+
+    def hash(self, password):
+        self.threads.add(threading.get_ident())
+        return self.hasher.hash(password)
+
+    def verify(self, password_hash, password):
+        self.threads.add(threading.get_ident())
+        return self.hasher.verify(password_hash, password)
+
+
+def test_every_hash_and_verification_of_a_process_runs_on_one_thread(monkeypatch):
+    recording = RecordingHasher(passwords._hasher)
+    monkeypatch.setattr(passwords, "_hasher", recording)
+    hashed = passwords.hash_password("a long enough password")
+    callers = set()
+
+    def sign_in():
+        callers.add(threading.get_ident())
+        assert passwords.verify_password(hashed, "a long enough password")
+        assert not passwords.verify_password(hashed, "not the password at all")
+
+    threads = [threading.Thread(target=sign_in) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(callers) == 4
+    assert len(recording.threads) == 1
+    assert not recording.threads & callers
