@@ -373,6 +373,38 @@ def test_a_reused_refresh_token_revokes_its_whole_family(gp_flow, db_session, gp
     assert [event.data["user_id"] for event in detected] == [gp.id]
 
 
+def test_a_reused_refresh_token_issues_nothing(gp_flow, db_session):
+    first = gp_flow.tokens()
+    gp_flow.refresh(first["refresh_token"])
+    issued = db_session.scalar(sa.select(sa.func.count()).select_from(RefreshToken))
+    assert gp_flow.refresh(first["refresh_token"]).status_code == 400
+    db_session.expire_all()
+    assert db_session.scalar(sa.select(sa.func.count()).select_from(RefreshToken)) == issued
+    assert len(emitted(db_session, "fr.enrs.identity.token.refreshed")) == 1
+
+
+def test_a_refresh_marks_its_token_used_with_the_writes_in_one_statement_on_postgresql(
+    app, gp_flow
+):
+    first = gp_flow.tokens()
+    engine = db.database(app).engine
+    sent = []
+
+    def keep(_conn, _cursor, statement, *_args):
+        sent.append(statement.lstrip().split(None, 1)[0].upper())
+
+    sa.event.listen(engine, "before_cursor_execute", keep)
+    try:
+        assert gp_flow.refresh(first["refresh_token"]).status_code == 200
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", keep)
+    if engine.dialect.name == "postgresql":
+        # The token, its user and session read at once; the claim and the writes, one WITH.
+        assert sent == ["SELECT", "WITH"]
+    else:
+        assert sent == ["SELECT", "UPDATE", "INSERT", "INSERT", "INSERT", "INSERT"]
+
+
 def test_a_disabled_users_refresh_is_refused(gp_flow, db_session, gp):
     tokens = gp_flow.tokens()
     db_session.get(User, uuid.UUID(gp.id)).disabled = True
