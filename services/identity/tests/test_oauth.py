@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from identity.models import LoginSession, User
+from identity.oauth import tokens as issuing
 from identity.oauth.models import (
     AuthorizationCode,
     IssuedAccessToken,
@@ -381,6 +382,30 @@ def test_a_reused_refresh_token_issues_nothing(gp_flow, db_session):
     db_session.expire_all()
     assert db_session.scalar(sa.select(sa.func.count()).select_from(RefreshToken)) == issued
     assert len(emitted(db_session, "fr.enrs.identity.token.refreshed")) == 1
+
+
+def test_a_token_used_by_another_refresh_after_this_one_read_it_is_a_reuse(
+    gp_flow, db_session, monkeypatch
+):
+    first = gp_flow.tokens()
+    issued = db_session.scalar(sa.select(sa.func.count()).select_from(RefreshToken))
+    real_sign = issuing.sign
+
+    def sign_after_a_concurrent_refresh(claims, token_type, db_session=None):
+        # Another request marks the token used while this one signs its successor.
+        table = RefreshToken.__table__
+        db.session().connection().execute(table.update().values(used_at=utcnow()))
+        return real_sign(claims, token_type, db_session)
+
+    monkeypatch.setattr(issuing, "sign", sign_after_a_concurrent_refresh)
+    response = gp_flow.refresh(first["refresh_token"])
+    assert response.status_code == 400 and response.get_json()["error"] == "invalid_grant"
+    db_session.expire_all()
+    assert db_session.scalar(sa.select(sa.func.count()).select_from(RefreshToken)) == issued
+    assert emitted(db_session, "fr.enrs.identity.token.refreshed") == []
+    assert len(emitted(db_session, "fr.enrs.identity.token.reuse-detected")) == 1
+    revoked = db_session.scalars(sa.select(RefreshToken.revoked_at)).all()
+    assert revoked and all(at is not None for at in revoked)
 
 
 def test_a_refresh_marks_its_token_used_with_the_writes_in_one_statement_on_postgresql(
