@@ -301,11 +301,11 @@ def _verify_loop(name, verifier, tokens, seconds, max_count):
 
 def report(rates, rss, server_cores, args, backend, load):
     print()
-    worker_class = args.worker_class or "deployed (deploy/gunicorn.conf.py)"
-    connections = "a new connection per request" if args.new_connections else "kept connections"
-    print(f"identity under gunicorn: {args.workers} workers ({worker_class}) pinned to")
-    print(f"{server_cores} core(s), database {backend}, load from {args.threads} threads on the")
-    print(f"other core(s), token requests over {connections};")
+    workers = f"{args.worker_class} workers" if args.worker_class else "workers as deployed"
+    connections = "a new connection each" if args.new_connections else "kept connections"
+    print(f"identity under gunicorn: {args.workers} {workers} pinned to {server_cores} core(s),")
+    print(f"database {backend}, load from {args.threads} threads on the other core(s),")
+    print(f"token requests over {connections};")
     print(f"machine load average before the run: {load:.1f} (other work skews wall-clock rates).")
     print("busy: server CPU-seconds per second; per core: requests per server CPU-second")
     print(f"{'measure':<19}{'done':>6}{'wall/s':>9}{'busy':>6}{'per core':>10}{'Keycloak':>10}"
