@@ -8,7 +8,10 @@ bounded time and a bounded number of requests: full password logins, refresh gra
 client-credentials grants, in-process token verifications (tokens seen for the first time, and
 seen again) and the web workers' memory.
 With two cores or more the server is pinned to one core and the load generators to the others,
-so the figures are per server core.
+so the figures are per server core. gunicorn runs with the deployed settings
+(deploy/gunicorn.conf.py: threaded workers with HTTP keep-alive) and each load thread keeps its
+connection to identity as a client with a pooled session does; --worker-class sync and
+--new-connections measure the other cases.
 """
 
 import argparse
@@ -23,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import oidc_flows as flows
+import requests
 from servicekit.auth import KeySet, TokenVerifier, VerifiedClaims
 from servicekit.testing import ServiceProcess, database_url, drop_postgres_database, free_port
 
@@ -39,6 +43,7 @@ TARGETS = {
 RSS_TARGET_MB = 150
 PASSWORD = "banc-d-essai-mot-de-passe"
 REDIRECT_PATH = "/auth/callback"
+GUNICORN_CONFIG = Path(__file__).resolve().parent.parent / "deploy" / "gunicorn.conf.py"
 
 
 @dataclass
@@ -65,7 +70,36 @@ def options(argv):
     parser.add_argument("--users", type=int, default=240, help="accounts for the login measure")
     parser.add_argument("--threads", type=int, default=8, help="load generator threads")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument(
+        "--worker-class", default=None, help="gunicorn worker class (default: the deployed one)"
+    )
+    parser.add_argument(
+        "--new-connections",
+        action="store_true",
+        help="open a connection per token request (default: each load thread keeps one)",
+    )
     return parser.parse_args(argv)
+
+
+class Connections:
+    """What the load threads send their token requests through.
+
+    By default one requests.Session per thread, which keeps its connection open between
+    requests as a client with a pooled session does; with --new-connections, requests itself,
+    which opens and closes a connection per request.
+    """
+
+    def __init__(self, reuse):
+        self.reuse = reuse
+        self._local = threading.local()
+
+    def http(self):
+        if not self.reuse:
+            return requests
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+        return session
 
 
 def split_cpus():
@@ -83,9 +117,19 @@ def process_tree(pid):
     return [pid, *(int(child) for child in children)]
 
 
+def threads_of(pid):
+    """The thread ids of a process (a threaded worker's request threads among them)."""
+    return [int(task) for task in os.listdir(f"/proc/{pid}/task")]
+
+
 def pin(pid, cpus):
+    """Pin gunicorn's master, its workers and every thread they have started to cpus.
+
+    Affinity belongs to each thread: a thread started before this call keeps the old one.
+    """
     for each in process_tree(pid):
-        os.sched_setaffinity(each, cpus)
+        for thread in threads_of(each):
+            os.sched_setaffinity(thread, cpus)
 
 
 def cpu_seconds(pid):
@@ -140,11 +184,14 @@ def run_load(name, task, args, server_pid, max_requests=None):
     return Rate(name, counter["done"], counter["failed"], elapsed, cpu)
 
 
-def identity_env(port, database, folder):
+def identity_env(port, database, folder, args):
     issuer = f"http://127.0.0.1:{port}"
     metrics = Path(folder) / "prometheus"
     metrics.mkdir()
-    return {
+    env = {
+        # The deployed settings; the worker class asked for, if any (read by that file).
+        "GUNICORN_CMD_ARGS": f"--config {GUNICORN_CONFIG}",
+        "GUNICORN_WORKER_CLASS": args.worker_class or os.environ.get("GUNICORN_WORKER_CLASS", ""),
         "DATABASE_URL": database,
         "SECRET_KEY": secrets.token_hex(32),
         "OIDC_ISSUER": issuer,
@@ -152,6 +199,7 @@ def identity_env(port, database, folder):
         "LOG_LEVEL": "WARNING",
         "PROMETHEUS_MULTIPROC_DIR": str(metrics),
     }
+    return {name: value for name, value in env.items() if value}
 
 
 def seed_clients(identity):
@@ -186,18 +234,19 @@ def seed_accounts(identity, admin, count, threads):
         return list(pool.map(create, range(count)))
 
 
-def measure_logins(identity, web, accounts, args):
+def measure_logins(identity, web, accounts, args, connections):
     responses = []
 
     def login(index):
-        responses.append(flows.password_login(identity.url, web, accounts[index]))
+        http = connections.http()
+        responses.append(flows.password_login(identity.url, web, accounts[index], http=http))
 
     budget = min(args.max_requests, len(accounts))
     pid = identity.process.pid
     return run_load("logins", login, args, pid, budget), responses
 
 
-def measure_refresh(identity, web, login_responses, args):
+def measure_refresh(identity, web, login_responses, args, connections):
     chains = [response["refresh_token"] for response in login_responses]
     if not chains:
         raise SystemExit("no login succeeded: no refresh token to rotate")
@@ -206,14 +255,15 @@ def measure_refresh(identity, web, login_responses, args):
     def rotate(index):
         slot = index % len(chains)
         with locks[slot]:
-            chains[slot] = flows.refresh(identity.url, web, chains[slot])["refresh_token"]
+            answer = flows.refresh(identity.url, web, chains[slot], http=connections.http())
+            chains[slot] = answer["refresh_token"]
 
     return run_load("refresh", rotate, args, identity.process.pid)
 
 
-def measure_client_credentials(identity, admin, args):
+def measure_client_credentials(identity, admin, args, connections):
     def grant(_index):
-        flows.client_credentials(identity.url, admin)
+        flows.client_credentials(identity.url, admin, http=connections.http())
 
     return run_load("client_credentials", grant, args, identity.process.pid)
 
@@ -251,8 +301,11 @@ def _verify_loop(name, verifier, tokens, seconds, max_count):
 
 def report(rates, rss, server_cores, args, backend, load):
     print()
-    print(f"identity under gunicorn: {args.workers} sync workers pinned to {server_cores} core(s),")
-    print(f"database {backend}, load from {args.threads} threads on the other core(s);")
+    workers = f"{args.worker_class} workers" if args.worker_class else "workers as deployed"
+    connections = "a new connection each" if args.new_connections else "kept connections"
+    print(f"identity under gunicorn: {args.workers} {workers} pinned to {server_cores} core(s),")
+    print(f"database {backend}, load from {args.threads} threads on the other core(s),")
+    print(f"token requests over {connections};")
     print(f"machine load average before the run: {load:.1f} (other work skews wall-clock rates).")
     print("busy: server CPU-seconds per second; per core: requests per server CPU-second")
     print(f"{'measure':<19}{'done':>6}{'wall/s':>9}{'busy':>6}{'per core':>10}{'Keycloak':>10}"
@@ -276,7 +329,8 @@ def run(args, database, backend, folder):
     server_cpus, load_cpus = split_cpus()
     load = os.getloadavg()[0]
     port = free_port()
-    env = identity_env(port, database, folder)
+    env = identity_env(port, database, folder, args)
+    connections = Connections(reuse=not args.new_connections)
     with ServiceProcess("identity", env, port, args.workers) as identity:
         pin(identity.process.pid, server_cpus)
         os.sched_setaffinity(0, load_cpus)
@@ -284,11 +338,11 @@ def run(args, database, backend, folder):
         print(f"seeding {args.users} accounts...")
         accounts = seed_accounts(identity, admin, args.users, args.threads)
         print("measuring: logins, refresh, client credentials, verifications")
-        logins, responses = measure_logins(identity, web, accounts, args)
+        logins, responses = measure_logins(identity, web, accounts, args, connections)
         rates = [
             logins,
-            measure_refresh(identity, web, responses, args),
-            measure_client_credentials(identity, admin, args),
+            measure_refresh(identity, web, responses, args, connections),
+            measure_client_credentials(identity, admin, args, connections),
             *measure_verifications(identity, admin, args.seconds),
         ]
         rss = worker_rss_mb(identity.process.pid)

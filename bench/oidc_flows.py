@@ -114,8 +114,14 @@ def _follow_to_redirect_uri(session, response, client):
     raise FlowError("too many redirects before the client's redirect URI")
 
 
-def password_login(base_url, client, account, scope="openid profile offline_access roles"):
-    """A full browser login (authorize, login form, code, token); the token response."""
+def password_login(
+    base_url, client, account, scope="openid profile offline_access roles", http=requests
+):
+    """A full browser login (authorize, login form, code, token); the token response.
+
+    The browser keeps its connection between its own requests; the client's code exchange goes
+    through `http` (requests itself, a new connection; or the client's pooled Session).
+    """
     session = requests.Session()
     verifier, challenge = pkce_pair()
     state = secrets.token_urlsafe(16)
@@ -147,28 +153,35 @@ def password_login(base_url, client, account, scope="openid profile offline_acce
         code=code,
         redirect_uri=client.redirect_uri,
         code_verifier=verifier,
+        http=http,
     )
 
 
-def token_request(base_url, client, **form):
-    """POST /token with the client's credentials (client_secret_basic); the JSON answer."""
-    response = requests.post(f"{base_url}/token", data=form, auth=client.auth, timeout=TIMEOUT)
+def token_request(base_url, client, http=requests, **form):
+    """POST /token with the client's credentials (client_secret_basic); the JSON answer.
+
+    `http`: requests itself (a new connection per request) or a requests.Session, whose pool
+    keeps the connection open between requests as a client with a pooled session does.
+    """
+    response = http.post(f"{base_url}/token", data=form, auth=client.auth, timeout=TIMEOUT)
     if response.status_code != 200:
         raise FlowError(f"/token answered {response.status_code}: {response.text[:200]}")
     return response.json()
 
 
-def refresh(base_url, client, refresh_token):
+def refresh(base_url, client, refresh_token, http=requests):
     """A refresh grant; the new token response (the refresh token rotates)."""
-    return token_request(base_url, client, grant_type="refresh_token", refresh_token=refresh_token)
+    return token_request(
+        base_url, client, http=http, grant_type="refresh_token", refresh_token=refresh_token
+    )
 
 
-def client_credentials(base_url, client, scope=None):
+def client_credentials(base_url, client, scope=None, http=requests):
     """A client-credentials grant; the token response."""
     form = {"grant_type": "client_credentials"}
     if scope:
         form["scope"] = scope
-    return token_request(base_url, client, **form)
+    return token_request(base_url, client, http=http, **form)
 
 
 def create_user(base_url, admin_token, username, password):

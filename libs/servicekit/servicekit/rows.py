@@ -13,26 +13,42 @@ import sqlalchemy as sa
 from servicekit import bulk
 
 
-def insert_rows(session, rows: list[tuple[sa.Table, dict]]) -> None:
+def insert_rows(session, rows: list[tuple[sa.Table, dict]], guard=None) -> bool:
     """INSERT one row into each of several tables, in the session's transaction.
 
     One statement on PostgreSQL. Elsewhere, or when a row leaves out a column with a Python-side
     default, one Core INSERT per row, in the order given. A table appears once at most:
     PostgreSQL runs the WITH clauses in no set order.
+
+    `guard`: (UPDATE statement, its parameters) that must change a row for the rows to be
+    written, such as marking a one-time credential used. On PostgreSQL it is one more WITH
+    clause of the same statement, each INSERT reading its RETURNING; elsewhere it runs first and
+    the rows follow only if it changed one. Returns whether the rows were written.
     """
     tables = [table for table, _values in rows]
-    if not tables:
-        return
     if len(set(tables)) != len(tables):
         raise ValueError("insert_rows writes one row per table")
+    if not tables:
+        return _run_guard(session, guard)
     connection = session.connection()
     shape = tuple((table, tuple(values)) for table, values in rows)
-    statement = _rows_statement(connection.dialect.name, shape)
+    guard_statement, guard_values = guard or (None, {})
+    statement = _rows_statement(connection.dialect.name, shape, guard_statement)
     if statement is None:
+        if not _run_guard(session, guard):
+            return False
         for table, values in rows:
             connection.execute(_insert_of(table), values)
-        return
-    connection.execute(statement, _row_parameters(rows))
+        return True
+    result = connection.execute(statement, {**guard_values, **_row_parameters(rows)})
+    return guard is None or result.rowcount == 1
+
+
+def _run_guard(session, guard) -> bool:
+    if guard is None:
+        return True
+    statement, values = guard
+    return session.connection().execute(statement, values).rowcount == 1
 
 
 @lru_cache(maxsize=64)
@@ -41,20 +57,36 @@ def _insert_of(table: sa.Table):
 
 
 @lru_cache(maxsize=64)
-def _rows_statement(dialect_name: str, shape: tuple):
-    """The single INSERT of `shape` ((table, column names) pairs), or None to write row by row."""
-    if dialect_name != "postgresql" or len(shape) < 2:
+def _rows_statement(dialect_name: str, shape: tuple, guard=None):
+    """The single INSERT of `shape` ((table, column names) pairs), or None to write row by row.
+
+    With a guard (an UPDATE), every INSERT reads its row from a SELECT that returns nothing
+    unless the guard's RETURNING does.
+    """
+    if dialect_name != "postgresql" or len(shape) + (guard is not None) < 2:
         return None
     if any(bulk.leaves_out_defaults(table, columns) for table, columns in shape):
         return None
+    guarded = None
+    if guard is not None:
+        returned = guard.returning(sa.literal_column("1").label("changed")).cte("guard")
+        guarded = sa.exists(returned.select())
     inserts = [
-        table.insert().values(
-            {name: sa.bindparam(f"r{index}_{name}", type_=table.c[name].type) for name in columns}
-        )
+        _insert(table, columns, f"r{index}_", guarded)
         for index, (table, columns) in enumerate(shape)
     ]
     *first, last = inserts
-    return last.add_cte(*(insert.cte(f"row_{index}") for index, insert in enumerate(first)))
+    statement = last.add_cte(*(insert.cte(f"row_{index}") for index, insert in enumerate(first)))
+    # The last INSERT's row count says whether the guard changed a row (SQLAlchemy keeps an
+    # INSERT's count only when asked).
+    return statement.execution_options(preserve_rowcount=True)
+
+
+def _insert(table, columns, prefix, guarded):
+    values = {name: sa.bindparam(prefix + name, type_=table.c[name].type) for name in columns}
+    if guarded is None:
+        return table.insert().values(values)
+    return table.insert().from_select(list(values), sa.select(*values.values()).where(guarded))
 
 
 def _row_parameters(rows: list[tuple[sa.Table, dict]]) -> dict:

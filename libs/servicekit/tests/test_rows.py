@@ -4,7 +4,7 @@ import pytest
 import sqlalchemy as sa
 from servicekit import audit, db
 from servicekit.events import event_row
-from servicekit.models import AuditEntry
+from servicekit.models import AuditEntry, OutboxEvent
 from servicekit.rows import insert_rows
 from servicekit.testing import emitted
 
@@ -20,6 +20,12 @@ def an_event_and_its_entry():
 
 def writes_sent(app, write):
     """The INSERT statements write(session) sent to the database."""
+    sent = statements_sent(app, write)
+    return [statement for statement in sent if statement.lstrip().startswith(("INSERT", "WITH"))]
+
+
+def statements_sent(app, write):
+    """Every statement write(session) sent to the database."""
     engine = db.database(app).engine
     sent = []
 
@@ -32,7 +38,7 @@ def writes_sent(app, write):
             write(session)
     finally:
         sa.event.remove(engine, "before_cursor_execute", keep)
-    return [statement for statement in sent if statement.lstrip().startswith(("INSERT", "WITH"))]
+    return sent
 
 
 def test_it_writes_the_rows_emit_and_record_would_write(app):
@@ -96,3 +102,47 @@ def test_it_starts_no_transaction_for_no_rows(app):
         session = db.session()
         insert_rows(session, [])
         assert not session.in_transaction()
+
+
+def an_event_to_claim(app):
+    """An outbox row, and a guard that claims it once (attempts 0 -> 1)."""
+    with db.sessions(app) as session:
+        insert_rows(session, [event_row(CREATED, "u-9", {})])
+    with db.sessions(app) as session:
+        [event] = emitted(session)
+    table = OutboxEvent.__table__
+    claim = (
+        table.update()
+        .where(table.c.id == sa.bindparam("row_id"), table.c.attempts == 0)
+        .values(attempts=1)
+    )
+    return event.id, (claim, {"row_id": event.id})
+
+
+def test_rows_guarded_by_an_update_are_written_when_it_changes_a_row(app):
+    _event_id, guard = an_event_to_claim(app)
+    with db.sessions(app) as session:
+        assert insert_rows(session, an_event_and_its_entry(), guard=guard)
+    with db.sessions(app) as session:
+        assert sorted(event.attempts for event in emitted(session)) == [0, 1]
+        assert len(session.scalars(sa.select(AuditEntry)).all()) == 1
+
+
+def test_rows_guarded_by_an_update_that_changes_nothing_are_not_written(app):
+    _event_id, guard = an_event_to_claim(app)
+    with db.sessions(app) as session:
+        assert insert_rows(session, [], guard=guard)
+    with db.sessions(app) as session:
+        assert not insert_rows(session, an_event_and_its_entry(), guard=guard)
+    with db.sessions(app) as session:
+        assert [event.attempts for event in emitted(session)] == [1]
+        assert session.scalars(sa.select(AuditEntry)).all() == []
+
+
+def test_a_guard_and_its_rows_are_one_statement_on_postgresql(app):
+    _event_id, guard = an_event_to_claim(app)
+    sent = statements_sent(
+        app, lambda session: insert_rows(session, an_event_and_its_entry(), guard)
+    )
+    expected = 1 if db.database(app).engine.dialect.name == "postgresql" else 3
+    assert len(sent) == expected

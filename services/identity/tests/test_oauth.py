@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from identity.models import LoginSession, User
+from identity.oauth import tokens as issuing
 from identity.oauth.models import (
     AuthorizationCode,
     IssuedAccessToken,
@@ -371,6 +372,62 @@ def test_a_reused_refresh_token_revokes_its_whole_family(gp_flow, db_session, gp
     assert client.get("/userinfo", headers=bearer(second["access_token"])).status_code == 401
     detected = emitted(db_session, "fr.enrs.identity.token.reuse-detected")
     assert [event.data["user_id"] for event in detected] == [gp.id]
+
+
+def test_a_reused_refresh_token_issues_nothing(gp_flow, db_session):
+    first = gp_flow.tokens()
+    gp_flow.refresh(first["refresh_token"])
+    issued = db_session.scalar(sa.select(sa.func.count()).select_from(RefreshToken))
+    assert gp_flow.refresh(first["refresh_token"]).status_code == 400
+    db_session.expire_all()
+    assert db_session.scalar(sa.select(sa.func.count()).select_from(RefreshToken)) == issued
+    assert len(emitted(db_session, "fr.enrs.identity.token.refreshed")) == 1
+
+
+def test_a_token_used_by_another_refresh_after_this_one_read_it_is_a_reuse(
+    gp_flow, db_session, monkeypatch
+):
+    first = gp_flow.tokens()
+    issued = db_session.scalar(sa.select(sa.func.count()).select_from(RefreshToken))
+    real_sign = issuing.sign
+
+    def sign_after_a_concurrent_refresh(claims, token_type, db_session=None):
+        # Another request marks the token used while this one signs its successor.
+        table = RefreshToken.__table__
+        db.session().connection().execute(table.update().values(used_at=utcnow()))
+        return real_sign(claims, token_type, db_session)
+
+    monkeypatch.setattr(issuing, "sign", sign_after_a_concurrent_refresh)
+    response = gp_flow.refresh(first["refresh_token"])
+    assert response.status_code == 400 and response.get_json()["error"] == "invalid_grant"
+    db_session.expire_all()
+    assert db_session.scalar(sa.select(sa.func.count()).select_from(RefreshToken)) == issued
+    assert emitted(db_session, "fr.enrs.identity.token.refreshed") == []
+    assert len(emitted(db_session, "fr.enrs.identity.token.reuse-detected")) == 1
+    revoked = db_session.scalars(sa.select(RefreshToken.revoked_at)).all()
+    assert revoked and all(at is not None for at in revoked)
+
+
+def test_a_refresh_marks_its_token_used_with_the_writes_in_one_statement_on_postgresql(
+    app, gp_flow
+):
+    first = gp_flow.tokens()
+    engine = db.database(app).engine
+    sent = []
+
+    def keep(_conn, _cursor, statement, *_args):
+        sent.append(statement.lstrip().split(None, 1)[0].upper())
+
+    sa.event.listen(engine, "before_cursor_execute", keep)
+    try:
+        assert gp_flow.refresh(first["refresh_token"]).status_code == 200
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", keep)
+    if engine.dialect.name == "postgresql":
+        # The token, its user and session read at once; the claim and the writes, one WITH.
+        assert sent == ["SELECT", "WITH"]
+    else:
+        assert sent == ["SELECT", "UPDATE", "INSERT", "INSERT", "INSERT", "INSERT"]
 
 
 def test_a_disabled_users_refresh_is_refused(gp_flow, db_session, gp):

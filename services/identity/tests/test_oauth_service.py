@@ -8,6 +8,7 @@ import secrets
 import urllib.error
 import urllib.parse
 import urllib.request
+from pathlib import Path
 
 import jwt
 import pyotp
@@ -29,6 +30,8 @@ REDIRECT = "http://127.0.0.1:8000/auth/callback"
 WORKER = "secure-messaging-worker"
 WORKER_SECRET = "secure-messaging-secret-0123456789abcdef"
 
+DEPLOYED_CONFIG = Path(__file__).resolve().parents[3] / "deploy" / "gunicorn.conf.py"
+
 pytestmark = pytest.mark.slow
 
 
@@ -43,6 +46,8 @@ def identity_service(database, tmp_path_factory):
             "SECRET_KEY": "identity-process-secret-key-0123456789",
             "OIDC_ISSUER": f"http://127.0.0.1:{port}",
             "LOG_LEVEL": "WARNING",
+            # The deployed settings (threaded workers, keep-alive), as in the container image.
+            "GUNICORN_CMD_ARGS": f"--config {DEPLOYED_CONFIG}",
         }
         process = ServiceProcess(
             "identity", env, port=port, workers=2, log_path=tmp_path / "identity.log", preload=True

@@ -233,9 +233,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             raise InvalidGrantError("The account is disabled.")
         user = User(**_unprefixed(found, "owner_", _OWNER_COLUMNS))
         self._check_login_session(session, found, row.sid)
-        if not tokens.claim_once(session, RefreshToken, row.id):
-            self._reuse_detected(session, row, user)
-            return None
+        # Marked used by save_token, in the statement that writes its successor.
         self._owner = user
         return row
 
@@ -283,11 +281,15 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         )
 
     def revoke_old_credential(self, refresh_token):
-        # Already marked used by authenticate_refresh_token: a second use is a reuse.
+        # Already marked used by save_token: a second use is a reuse.
         pass
 
     def save_token(self, token):
-        """The new tokens with the refresh's event and audit entry (one statement on PostgreSQL)."""
+        """Mark the presented token used and write its successor, the refresh's event and audit
+        entry: one statement on PostgreSQL, where the writes happen only if the token was still
+        unused. A token already used is a reuse: its family is revoked and nothing is issued.
+        """
+        used = self.request.refresh_token
         user = self.request.user.user
         client_id = self.client.client_id
         data = {"user_id": str(user.id), "username": user.username, "client_id": client_id}
@@ -295,7 +297,10 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             event_row("fr.enrs.identity.token.refreshed", str(user.id), data),
             audit.entry(str(user.id), "token.refreshed", purpose="security", target=client_id),
         ]
-        return self.server.save_token(token, self.request, also)
+        claim = tokens.claim_guard(RefreshToken, used.id)
+        if not self.server.save_token(token, self.request, also, guard=claim):
+            self._reuse_detected(db.session(), used, user)
+            raise InvalidGrantError()
 
 
 class ClientCredentialsGrant(grants.ClientCredentialsGrant):
@@ -359,9 +364,12 @@ class OAuthServer(AuthorizationServer):
             return None
         return self.clients.get(client_id, _load_client)
 
-    def save_token(self, token, request, also=()):
-        tokens.save(db.session(), token, request.client, request.user, also)
+    def save_token(self, token, request, also=(), guard=None):
+        """Write the token's rows; False (nothing written) when `guard` changed no row."""
+        if not tokens.save(db.session(), token, request.client, request.user, also, guard):
+            return False
         TOKENS_ISSUED.labels(request.payload.grant_type).inc()
+        return True
 
 
 def create_server(app):

@@ -94,11 +94,12 @@ def generate(
     return token
 
 
-def save(session, token, client, grantee, also=()):
+def save(session, token, client, grantee, also=(), guard=None):
     """Remember a user's access token (to revoke it) and the refresh token, if any.
 
     `also`: more (table, values) rows to write with them, such as the grant's event and audit
-    entry (one statement on PostgreSQL, see servicekit.rows.insert_rows).
+    entry (one statement on PostgreSQL, see servicekit.rows.insert_rows). `guard`: an UPDATE
+    that must change a row for anything to be written (claim_guard); returns whether it did.
 
     A client-credentials token (no grantee) is not stored: revocation is only ever consulted by
     identity's userinfo, which answers for users' tokens only, while the services verify tokens
@@ -106,8 +107,7 @@ def save(session, token, client, grantee, also=()):
     dies with its lifetime (5 minutes at most), and a leaked client secret is replaced.
     """
     if grantee is None:
-        insert_rows(session, list(also))
-        return
+        return insert_rows(session, list(also), guard)
     rows = []
     if "refresh_token" in token:
         grantee.family_id = grantee.family_id or uuid.uuid4()
@@ -127,7 +127,7 @@ def save(session, token, client, grantee, also=()):
     rows.append((IssuedAccessToken.__table__, issued))
     # Core INSERTs in the request's transaction: nothing reads these rows back in the request,
     # so tracking them in the unit of work until commit would only add cost.
-    insert_rows(session, [*rows, *also])
+    return insert_rows(session, [*rows, *also], guard)
 
 
 def _own_claims(access_token):
@@ -170,8 +170,14 @@ _CLAIMS = {model: _claim_statement(model) for model in (AuthorizationCode, Refre
 
 def claim_once(session, model, row_id):
     """Mark a code or refresh token used; False when it already was (a replay)."""
-    result = session.connection().execute(_CLAIMS[model], {"row_id": row_id, "now": utcnow()})
-    return result.rowcount == 1
+    statement, values = claim_guard(model, row_id)
+    return session.connection().execute(statement, values).rowcount == 1
+
+
+def claim_guard(model, row_id):
+    """The UPDATE that marks a code or refresh token used, for insert_rows(guard=...): it
+    changes no row when the code or token already was used."""
+    return _CLAIMS[model], {"row_id": row_id, "now": utcnow()}
 
 
 def _revoke(session, model, *conditions):
