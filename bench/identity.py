@@ -331,7 +331,8 @@ def run(args, database, backend, folder):
     port = free_port()
     env = identity_env(port, database, folder, args)
     connections = Connections(reuse=not args.new_connections)
-    with ServiceProcess("identity", env, port, args.workers) as identity:
+    # The workers are those of the configuration the environment names (deployed, or as asked).
+    with ServiceProcess("identity", env, port, args.workers, threads=None) as identity:
         pin(identity.process.pid, server_cpus)
         os.sched_setaffinity(0, load_cpus)
         web, admin = seed_clients(identity)

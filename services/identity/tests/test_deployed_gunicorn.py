@@ -33,7 +33,9 @@ def deployed(database, tmp_path_factory):
     with database.scratch() as url:
         port = free_port()
         env = deployed_env(url, port, tmp_path)
-        with ServiceProcess("identity", env, port=port, workers=2, preload=True) as process:
+        with ServiceProcess(
+            "identity", env, port=port, workers=2, preload=True, threads=None
+        ) as process:
             yield process
 
 
@@ -89,7 +91,9 @@ def test_metrics_add_up_the_requests_of_every_worker_over_kept_connections(deplo
 def test_an_idle_kept_alive_connection_does_not_hold_up_a_graceful_stop(database, tmp_path):
     with database.scratch() as url:
         port = free_port()
-        process = ServiceProcess("identity", deployed_env(url, port, tmp_path), port, workers=2)
+        process = ServiceProcess(
+            "identity", deployed_env(url, port, tmp_path), port, workers=2, threads=None
+        )
         process.start()
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
         try:

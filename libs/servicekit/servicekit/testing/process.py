@@ -13,16 +13,27 @@ class ServiceProcess:
 
     ServiceProcess("identity", env={...}) runs `identity:create_app()`; `url` is its base URL.
     The process gets the current environment plus `env`; its output goes to `log_path`.
+    Its workers are threaded, `threads` each, as deploy/gunicorn.conf.py runs every service
+    (threads=1: a sync worker; None: as a configuration in GUNICORN_CMD_ARGS says).
     """
 
     def __init__(
-        self, package, env, port=None, workers=1, log_path=None, migrate=True, preload=False
+        self,
+        package,
+        env,
+        port=None,
+        workers=1,
+        log_path=None,
+        migrate=True,
+        preload=False,
+        threads=4,
     ):
         self.package = package
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, **env}
         self.workers = workers
+        self.threads = threads
         self.log_path = log_path
         self.migrate = migrate
         self.preload = preload  # import the app once, before forking the workers (faster start)
@@ -59,6 +70,7 @@ class ServiceProcess:
                 f"127.0.0.1:{self.port}",
                 "--workers",
                 str(self.workers),
+                *_worker_options(self.threads),
                 "--graceful-timeout",
                 "5",
                 *_no_control_socket(),
@@ -146,6 +158,14 @@ class WorkerProcess:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+def _worker_options(threads):
+    if threads is None:
+        return []
+    if threads > 1:
+        return ["--worker-class", "gthread", "--threads", str(threads)]
+    return ["--worker-class", "sync"]
 
 
 def _no_control_socket():
