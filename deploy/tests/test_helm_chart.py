@@ -187,6 +187,17 @@ def test_web_pods_leave_migrations_to_the_job_that_runs_before_them(rendered):
 
 
 @needs_helm_render
+def test_web_pods_run_threaded_workers_unless_given_one_thread(rendered):
+    for config_map in of_kind(rendered, "ConfigMap").values():
+        data = config_map["data"]
+        assert (data["GUNICORN_WORKER_CLASS"], data["GUNICORN_THREADS"]) == ("gthread", "4")
+    single = of_kind(documents("serviceDefaults.web.gunicornThreads=1"), "ConfigMap")
+    for config_map in single.values():
+        data = config_map["data"]
+        assert (data["GUNICORN_WORKER_CLASS"], data["GUNICORN_THREADS"]) == ("sync", "1")
+
+
+@needs_helm_render
 @pytest.mark.parametrize(
     ("unset", "message"),
     [

@@ -82,6 +82,8 @@ before the ConfigMap exists on a first install).
 {{- $_ := set $env "LOG_LEVEL" $global.logLevel -}}
 {{- $_ := set $env "ENRS_PUBLIC_URL" $svc.publicUrl -}}
 {{- $_ := set $env "GUNICORN_WORKERS" (toString $svc.web.gunicornWorkers) -}}
+{{- $_ := set $env "GUNICORN_THREADS" (toString $svc.web.gunicornThreads) -}}
+{{- $_ := set $env "GUNICORN_WORKER_CLASS" (ternary "gthread" "sync" (gt (int $svc.web.gunicornThreads) 1)) -}}
 {{- $_ := set $env "MIGRATE_AT_START" (ternary "false" "true" $global.migrationJob.enabled) -}}
 {{- $_ := set $env "PYTHONDONTWRITEBYTECODE" "1" -}}
 {{- if $svc.importVolume -}}
