@@ -122,6 +122,7 @@ class FakeDirectory(LoopbackServer):
     def reset(self):
         self.requests = []
         self.answers = {}  # "METHOD /path" -> (status, body)
+        self.drops = 0  # requests to read and then leave unanswered, closing their connection
 
     def calls(self, method, path):
         return [call for call in self.requests if (call["method"], call["path"]) == (method, path)]
@@ -130,6 +131,8 @@ class FakeDirectory(LoopbackServer):
         directory = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # connections stay open, as gunicorn's threaded workers
+
             def _serve(self):
                 path, _, query = self.path.partition("?")
                 length = int(self.headers.get("Content-Length", 0))
@@ -141,8 +144,13 @@ class FakeDirectory(LoopbackServer):
                         "query": urllib.parse.parse_qs(query),
                         "headers": dict(self.headers),
                         "body": body,
+                        "connection": self.client_address,
                     }
                 )
+                if directory.drops:  # as a kept connection closed by the server as it was used
+                    directory.drops -= 1
+                    self.close_connection = True
+                    return
                 if path == "/healthz":
                     status, answer = 200, {"status": "ok"}
                 else:
@@ -386,6 +394,48 @@ def test_it_forwards_an_uploaded_extract_to_the_directory(gcs_admin, directory_s
     call = directory_service.calls("POST", "/api/v1/imports")[-1]
     assert call["headers"]["Authorization"].startswith("Bearer ey")
     assert _multipart(call)["file"] == ("ps.txt", extract)
+
+
+def test_it_keeps_its_connection_to_the_directory_from_one_search_to_the_next(
+    gp, directory_service
+):
+    directory_service.answers["GET /fhir/Practitioner"] = (200, bundle([LEFEVRE]))
+    gp.get("/annuaire?nom=lef")
+    gp.get("/annuaire?nom=lefe")
+    calls = directory_service.calls("GET", "/fhir/Practitioner")
+    assert len(calls) == 2
+    assert calls[0]["connection"] == calls[1]["connection"]
+
+
+def test_a_search_the_directory_dropped_unanswered_is_sent_again_once(gp, directory_service):
+    directory_service.answers["GET /fhir/Practitioner"] = (200, bundle([LEFEVRE]))
+    gp.get("/annuaire?nom=lef")  # a connection to keep
+    directory_service.drops = 1
+
+    page = gp.get("/annuaire?nom=lefe").get_data(as_text=True)
+
+    assert "Dr Hélène Lefèvre" in page
+    calls = directory_service.calls("GET", "/fhir/Practitioner")
+    assert [call["query"]["name"] for call in calls] == [["lef"], ["lefe"], ["lefe"]]
+    assert calls[1]["connection"] != calls[2]["connection"]
+
+
+def test_an_upload_the_directory_dropped_unanswered_is_not_sent_again(
+    gcs_admin, directory_service, csrf_token
+):
+    directory_service.answers["POST /api/v1/imports"] = (202, {**RUN, "status": "queued"})
+    token = csrf_token(gcs_admin, "/annuaire")
+    directory_service.drops = 1
+
+    response = gcs_admin.post(
+        "/annuaire/imports",
+        data={"csrf_token": token, "fichier": (io.BytesIO(b"8|10100012345\n"), "ps.txt")},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
+
+    assert len(directory_service.calls("POST", "/api/v1/imports")) == 1
+    assert "momentanément indisponible" in response.get_data(as_text=True)
 
 
 def test_it_says_in_french_when_the_directory_refuses_the_file(
