@@ -390,6 +390,15 @@ class Client:
             self._made = time.monotonic()
         target = path + "?" + urllib.parse.urlencode(params, doseq=True)
         headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/fhir+json"}
+        try:
+            return self._timed_get(target, headers)
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            # The server closed the connection while it was idle (keep-alive ran out between two
+            # kinds of searches): a new connection, and the request timed again from the start.
+            self.connection.close()
+            return self._timed_get(target, headers)
+
+    def _timed_get(self, target, headers):
         started = time.perf_counter()
         self.connection.request("GET", target, headers=headers)
         response = self.connection.getresponse()
