@@ -170,18 +170,24 @@ def index_names(app) -> set[str]:
 SEARCH_INDEXES = {index.name for index in apply.search_indexes()}
 
 
+def indexes_while_applying(monkeypatch, app, entity=None) -> list[set[str]]:
+    """The index names seen each time apply_changes starts (for `entity`, or any)."""
+    seen = []
+    original = apply.apply_changes
+
+    def watched(session, run_id, applied, *args, **kwargs):
+        if entity is None or applied is entity:
+            seen.append(index_names(app))
+        return original(session, run_id, applied, *args, **kwargs)
+
+    monkeypatch.setattr(apply, "apply_changes", watched)
+    return seen
+
+
 def test_a_first_import_builds_the_search_indexes_once_its_rows_are_in(
     app, extract, db_session, monkeypatch
 ):
-    during = []
-    original = apply.apply_changes
-
-    def watched(session, run_id, entity, *args, **kwargs):
-        if entity is apply.PRACTITIONERS:
-            during.append(index_names(app))
-        return original(session, run_id, entity, *args, **kwargs)
-
-    monkeypatch.setattr(apply, "apply_changes", watched)
+    during = indexes_while_applying(monkeypatch, app, apply.PRACTITIONERS)
     queue(app, extract.path)
     assert jobs.run_queued(app) == 1
 
@@ -193,14 +199,7 @@ def test_a_first_import_builds_the_search_indexes_once_its_rows_are_in(
 def test_a_later_import_keeps_its_indexes_while_applying(app, extract, db_session, monkeypatch):
     queue(app, extract.path)
     jobs.run_queued(app)
-    during = []
-    original = apply.apply_changes
-
-    def watched(session, run_id, entity, *args, **kwargs):
-        during.append(index_names(app))
-        return original(session, run_id, entity, *args, **kwargs)
-
-    monkeypatch.setattr(apply, "apply_changes", watched)
+    during = indexes_while_applying(monkeypatch, app)
     queue(app, extract.path)
     assert jobs.run_queued(app) == 1
 
