@@ -131,7 +131,8 @@ def _by_name(search):
 def _one_speciality(search_filters):
     """The filter asking for one speciality code, if any: it leads a role search by name."""
     for item in search_filters:
-        if item.name == "specialty" and len(item.values) == 1 and item.values[0].code:
+        plain = item.name == "specialty" and not item.modifier
+        if plain and len(item.values) == 1 and item.values[0].code:
             return item
     return None
 
