@@ -92,6 +92,10 @@ def backchannel_logout():
         BACKCHANNEL_LOGOUTS.labels("refused").inc()
         return _backchannel_answer({"error": "invalid_request"}, 400)
     with db.sessions() as dbs:
+        if not logout_tokens.first_use(dbs, claims):
+            log.info("logout token refused", extra={"reason": "replayed"})
+            BACKCHANNEL_LOGOUTS.labels("refused").inc()
+            return _backchannel_answer({"error": "invalid_request"}, 400)
         ended = end_sessions_of(dbs, sid=claims.get("sid"), sub=claims.get("sub"))
     log.info("back-channel logout", extra={"sessions_ended": ended})
     BACKCHANNEL_LOGOUTS.labels("ok").inc()

@@ -1,8 +1,14 @@
 """Verification of identity's back-channel logout tokens (OpenID Back-Channel Logout 1.0)."""
 
+import datetime as dt
+
 import jwt
+import sqlalchemy as sa
 from flask import current_app
 from servicekit import auth as kit_auth
+from servicekit.models import utcnow
+
+from portal.models import LogoutTokenUse
 
 EXTENSION = "portal.logout_keys"
 LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
@@ -45,7 +51,8 @@ def _decode(token, header):
             audience=config["PORTAL_OIDC_CLIENT_ID"],
             issuer=config["OIDC_ISSUER"],
             leeway=LEEWAY,
-            options={"require": ["iss", "aud", "iat", "jti"]},
+            # exp bounds how long a token must be remembered to refuse it a second time.
+            options={"require": ["iss", "aud", "iat", "exp", "jti"]},
         )
     except (jwt.PyJWTError, kit_auth.InvalidToken) as exc:
         raise InvalidLogoutToken(f"invalid token: {type(exc).__name__}") from exc
@@ -69,6 +76,22 @@ def verify(token):
     claims = _decode(token, header)
     _check_claims(claims)
     return claims
+
+
+def first_use(db_session, claims) -> bool:
+    """Remember the token's `jti` until it expires; False when it was used already (a replay).
+
+    Tokens that have expired are forgotten on the way: no row outlives its token for long.
+    """
+    now = utcnow()
+    db_session.execute(sa.delete(LogoutTokenUse).where(LogoutTokenUse.expires_at < now))
+    expires_at = dt.datetime.fromtimestamp(claims["exp"] + LEEWAY, dt.UTC)
+    try:
+        with db_session.begin_nested():
+            db_session.add(LogoutTokenUse(jti=str(claims["jti"])[:200], expires_at=expires_at))
+    except sa.exc.IntegrityError:
+        return False
+    return True
 
 
 def init_app(app):

@@ -30,3 +30,13 @@ class PortalSession(Base):
     created_at: so.Mapped[created]
     last_seen_at: so.Mapped[dt.datetime] = so.mapped_column(UTCDateTime, default=utcnow)
     expires_at: so.Mapped[dt.datetime] = so.mapped_column(UTCDateTime, index=True)
+
+
+class LogoutTokenUse(Base):
+    """A back-channel logout token already honoured (its `jti`), kept until it expires: the same
+    token sent again is refused, so it cannot end the sessions of a later login."""
+
+    __tablename__ = "logout_token_uses"
+
+    jti: so.Mapped[str] = so.mapped_column(sa.String(200), primary_key=True)
+    expires_at: so.Mapped[dt.datetime] = so.mapped_column(UTCDateTime, index=True)

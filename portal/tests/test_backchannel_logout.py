@@ -1,7 +1,14 @@
 """Back-channel logout: identity ends a session, the portal forgets every session of that sid."""
 
+import time
+
 import pytest
+import sqlalchemy as sa
+from portal.models import LogoutTokenUse
+from servicekit import db
 from servicekit.testing import SigningKey
+
+from portal import logout_tokens
 
 
 @pytest.fixture
@@ -38,6 +45,38 @@ def test_it_ends_every_session_of_the_user_when_the_token_names_only_the_subject
     assert colleague.get("/").status_code == 200
 
 
+def test_a_logout_token_sent_again_cannot_end_a_later_login(
+    app, issuer, gp_on_two_browsers, personas
+):
+    first, _second, _colleague = gp_on_two_browsers
+    token = issuer.logout_token(sub="gp-1")
+    assert _logout(app.test_client(), token).status_code == 200
+    assert first.get("/").status_code == 302
+    later = app.test_client()
+    personas.login(later, "gp-1", ["clinician"], sid="sid-gp-later")
+
+    response = _logout(app.test_client(), token)
+
+    assert response.status_code == 400
+    assert response.get_json() == {"error": "invalid_request"}
+    assert later.get("/").status_code == 200
+
+
+def test_it_forgets_the_logout_tokens_that_have_expired(app, issuer, db_session):
+    past = int(time.time()) - 3600
+    old = issuer.logout_token(sub="gp-1")
+    claims = {"jti": "ancient-jti", "exp": past}
+    with db.sessions(app) as dbs:
+        assert logout_tokens.first_use(dbs, claims)
+    assert db_session.get(LogoutTokenUse, "ancient-jti") is not None
+
+    assert _logout(app.test_client(), old).status_code == 200
+
+    db_session.expire_all()
+    assert db_session.get(LogoutTokenUse, "ancient-jti") is None
+    assert db_session.scalar(sa.select(sa.func.count()).select_from(LogoutTokenUse)) == 1
+
+
 def test_it_needs_no_csrf_token_but_a_signed_logout_token(app, issuer, gp_on_two_browsers):
     first, _second, _colleague = gp_on_two_browsers
     assert _logout(app.test_client(), "").status_code == 400
@@ -62,6 +101,7 @@ BAD_TOKENS = {
     "neither sid nor sub": lambda issuer: issuer.logout_token(),
     "an access token": lambda issuer: issuer.logout_token(sid="sid-gp", headers={"typ": "at+jwt"}),
     "no iat": lambda issuer: issuer.logout_token(sid="sid-gp", iat=None),
+    "no exp": lambda issuer: issuer.logout_token(sid="sid-gp", exp=None),
     "not a jwt": lambda issuer: "not-a-token",
 }
 
