@@ -6,8 +6,7 @@ from pathlib import Path
 import kitapp
 import pytest
 import requests
-from prometheus_client.parser import text_string_to_metric_families
-from servicekit.testing import TEST_ISSUER, ServiceProcess, eventually
+from servicekit.testing import TEST_ISSUER, ServiceProcess, eventually, requests_counted
 
 TESTS_DIR = Path(__file__).resolve().parent
 REQUEST_ID = "req-gunicorn-000001"
@@ -46,13 +45,7 @@ def get(url, headers=None):
 
 def healthz_count(service):
     _status, text = get(service.url + "/metrics")
-    return sum(
-        sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-        if sample.name == "enrs_http_requests_total"
-        and sample.labels["endpoint"] == "servicekit_health.healthz"
-    )
+    return requests_counted(text, "servicekit_health.healthz")
 
 
 def test_it_adds_up_the_requests_of_every_worker(kitapp_served):

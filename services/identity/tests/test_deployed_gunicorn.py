@@ -6,8 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
-from servicekit.testing import ServiceProcess, free_port
+from servicekit.testing import ServiceProcess, free_port, requests_counted
 
 DEPLOYED_CONFIG = Path(__file__).resolve().parents[3] / "deploy" / "gunicorn.conf.py"
 
@@ -41,15 +40,8 @@ def deployed(database, tmp_path_factory):
 
 def healthz_count(connection):
     connection.request("GET", "/metrics")
-    response = connection.getresponse()
-    text = response.read().decode()
-    return sum(
-        sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-        if sample.name == "enrs_http_requests_total"
-        and sample.labels["endpoint"] == "servicekit_health.healthz"
-    )
+    text = connection.getresponse().read().decode()
+    return requests_counted(text, "servicekit_health.healthz")
 
 
 def test_the_deployed_workers_are_threaded_and_keep_connections_alive(deployed):

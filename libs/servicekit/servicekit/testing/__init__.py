@@ -24,7 +24,7 @@ from servicekit.testing.database import (
     postgres_url,
 )
 from servicekit.testing.events import deliver, make_event
-from servicekit.testing.process import ServiceProcess, WorkerProcess
+from servicekit.testing.process import ServiceProcess, WorkerProcess, requests_counted
 from servicekit.testing.tokens import (
     TEST_AUDIENCE,
     TEST_ISSUER,
@@ -56,5 +56,6 @@ __all__ = [
     "postgres_url",
     "read_events",
     "read_records",
+    "requests_counted",
     "skip_or_fail",
 ]

@@ -160,6 +160,18 @@ class WorkerProcess:
         self.stop()
 
 
+def requests_counted(metrics_text, endpoint):
+    """How many requests to `endpoint` a service's /metrics text counts (all workers added)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(metrics_text)
+        for sample in family.samples
+        if sample.name == "enrs_http_requests_total" and sample.labels["endpoint"] == endpoint
+    )
+
+
 def _worker_options(threads):
     if threads is None:
         return []
