@@ -49,6 +49,29 @@ def test_a_hash_made_with_the_former_19_mib_parameters_verifies_and_is_upgraded(
     assert (parameters.memory_cost, parameters.time_cost) == (7 * 1024, 5)
 
 
+def test_its_hashes_are_standard_argon2id_strings_that_argon2_cffi_verifies():
+    hashed = passwords.hash_password("a long enough password")
+    reference = argon2.PasswordHasher(time_cost=5, memory_cost=7 * 1024, parallelism=1)
+    assert reference.verify(hashed, "a long enough password")
+    with pytest.raises(argon2.exceptions.VerifyMismatchError):
+        reference.verify(hashed, "another long password")
+
+
+def test_a_hash_with_several_lanes_verifies_and_is_upgraded():
+    several_lanes = argon2.PasswordHasher(time_cost=2, memory_cost=8 * 1024, parallelism=4)
+    old_hash = several_lanes.hash("a long enough password")
+    assert passwords.verify_password(old_hash, "a long enough password")
+    assert not passwords.verify_password(old_hash, "a long enough passworD")
+    assert passwords.needs_rehash(old_hash)
+
+
+@pytest.mark.parametrize(
+    "stored", ["", "not a hash", "$argon2id$v=19$m=7168,t=5,p=1$c2FsdA$", "$2b$12$bcrypt"]
+)
+def test_a_malformed_stored_hash_verifies_nothing(stored):
+    assert not passwords.verify_password(stored, "a long enough password")
+
+
 def test_it_refuses_a_new_password_shorter_than_twelve_characters():
     with pytest.raises(passwords.WeakPassword):
         passwords.hash_password("elevenchars")
