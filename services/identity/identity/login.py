@@ -94,8 +94,16 @@ def _sign_in(form, next_url):
         sessions.end_login_session(db_session, current, "replaced")
     login_session = sessions.start_login(db_session, user, acr="mfa")
     authn.record_login(db_session, user, login_session)
+    from identity.oauth.endpoints import authorize_after_sign_in
+
+    response = authorize_after_sign_in(login_session, next_url) or redirect(next_url)
     db_session.commit()
-    return redirect(next_url)
+    return response
+
+
+def sign_in_page(next_url):
+    """The sign-in form, which leads to `next_url` (a path on identity) once signed in."""
+    return _page(LoginForm(), safe_next(next_url))
 
 
 def _page(form, next_url, error=None, status=200):

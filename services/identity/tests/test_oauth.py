@@ -2,6 +2,8 @@
 
 import base64
 import datetime as dt
+import html
+import re
 import secrets
 import urllib.parse
 import uuid
@@ -177,24 +179,66 @@ def bearer(token):
     return {"Authorization": f"Bearer {token}"}
 
 
-def test_it_sends_a_browser_without_a_session_to_the_login_page(client, portal):
+CSRF_FIELD = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+NEXT_FIELD = re.compile(r'name="next" value="([^"]*)"')
+
+
+def next_field(page):
+    """The `next` the sign-in form of page leads to."""
+    return html.unescape(NEXT_FIELD.search(page.get_data(as_text=True)).group(1))
+
+
+def redirected_query(response):
+    """The query of a redirect to the portal's redirect URI."""
+    location = response.headers["Location"]
+    assert response.status_code == 302 and location.startswith(REDIRECT + "?"), location
+    return dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(location).query))
+
+
+def test_it_shows_the_sign_in_form_to_a_browser_without_a_session(client, db_session, portal):
     response = Flow(client).authorize()
-    assert response.status_code == 302
-    location = urllib.parse.urlsplit(response.headers["Location"])
-    assert location.path == "/login"
-    next_url = dict(urllib.parse.parse_qsl(location.query))["next"]
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert 'action="/login"' in page and 'name="password"' in page
+    next_url = next_field(response)
     assert next_url.startswith("/authorize?") and "code_challenge=" in next_url
+    assert db_session.scalar(sa.select(sa.func.count()).select_from(AuthorizationCode)) == 0
 
 
-def test_it_runs_the_code_flow_through_the_login_form(browser, client, gp, portal):
+def test_the_sign_in_form_shown_by_authorize_leads_straight_to_the_client_with_a_code(
+    client, gp, portal
+):
     flow = Flow(client)
-    next_url = urllib.parse.urlsplit(flow.authorize().headers["Location"])
-    next_url = dict(urllib.parse.parse_qsl(next_url.query))["next"]
-    signed_in = browser.sign_in(gp, next_url=next_url)
-    assert signed_in.headers["Location"] == next_url
-    tokens = flow.exchange(flow.code()).get_json()
+    page = flow.authorize()
+    form = {
+        "csrf_token": CSRF_FIELD.search(page.get_data(as_text=True)).group(1),
+        "username": gp.username,
+        "password": gp.password,
+        "code": gp.code(),
+        "next": next_field(page),
+    }
+    query = redirected_query(client.post("/login", data=form))
+    assert query["state"] == "etat-123"
+    tokens = flow.exchange(query["code"]).get_json()
     assert set(tokens) >= {"access_token", "id_token", "refresh_token", "expires_in"}
     assert tokens["token_type"] == "Bearer" and tokens["expires_in"] <= 300
+    claims = jwt.decode(tokens["id_token"], options={"verify_signature": False})
+    assert claims["nonce"] == flow.nonce and claims["sub"] == gp.id
+
+
+def test_a_sign_in_whose_authorization_request_fails_goes_to_it_to_show_the_error(
+    browser, client, gp, portal
+):
+    flow = Flow(client)
+    next_url = "/authorize?" + urllib.parse.urlencode(flow.params(redirect_uri=REDIRECT + "x"))
+    signed_in = browser.sign_in(gp, next_url=next_url)
+    assert signed_in.status_code == 302 and signed_in.headers["Location"] == next_url
+    assert client.get(next_url).status_code == 400
+
+
+def test_a_sign_in_leading_elsewhere_on_identity_redirects_there(browser, gp):
+    signed_in = browser.sign_in(gp, next_url="/")
+    assert signed_in.status_code == 302 and signed_in.headers["Location"] == "/"
 
 
 def test_its_access_tokens_pass_the_services_token_verifier(app, client, gp, gp_flow):
@@ -669,12 +713,11 @@ def test_it_asks_a_signed_in_user_to_sign_in_again_when_the_client_requires_it(
     browser, client, gp, gp_flow, reauth
 ):
     response = gp_flow.authorize(**reauth)
-    location = urllib.parse.urlsplit(response.headers["Location"])
-    assert response.status_code == 302 and location.path == "/login"
-    next_url = dict(urllib.parse.parse_qsl(location.query))["next"]
+    assert response.status_code == 200
+    next_url = next_field(response)
     assert "prompt" not in next_url and "max_age" not in next_url
-    assert browser.sign_in(gp, code=gp.code(steps_ahead=1), next_url=next_url).status_code == 302
-    assert "code=" in client.get(next_url).headers["Location"]
+    signed_in = browser.sign_in(gp, code=gp.code(steps_ahead=1), next_url=next_url)
+    assert "code" in redirected_query(signed_in)
 
 
 def test_the_purge_deletes_only_codes_and_tokens_expired_a_day_ago(

@@ -10,12 +10,13 @@ import time
 
 import sqlalchemy as sa
 from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Request
 from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import grants as oidc_grants
 from authlib.oidc.core.util import create_half_hash
-from flask import current_app
+from flask import Request, current_app
 from prometheus_client import Counter
 from servicekit import audit, db
 from servicekit.events import emit, event_row
@@ -358,6 +359,13 @@ class OAuthServer(AuthorizationServer):
     def init_app(self, app, *args, **kwargs):
         super().init_app(app, *args, **kwargs)
         self.clients.seconds = app.config.get("OAUTH_CLIENT_CACHE_SECONDS", CLIENT_CACHE_SECONDS)
+
+    def create_oauth2_request(self, request):
+        # Authlib's Flask server reads the current request whatever it is given; a sign-in
+        # continues the authorization request it interrupted, which is not the current one.
+        if isinstance(request, Request):
+            return FlaskOAuth2Request(request)
+        return super().create_oauth2_request(request)
 
     def query_client(self, client_id):
         if not isinstance(client_id, str):
