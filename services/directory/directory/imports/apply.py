@@ -104,11 +104,14 @@ def _write(session, entity: Entity, records: list, counts: Counter, places: dict
     now = utcnow()
     created, updated = [], []
     for record, stored_id in records:
-        columns = entity.columns(record) | {"updated_at": now}
+        columns = entity.columns(record)  # a new dict per record: completed in place
+        columns["updated_at"] = now
         if stored_id is None:
-            created.append(columns | {"id": uuid7(), "created_at": now})
+            columns["id"], columns["created_at"] = uuid7(), now
+            created.append(columns)
         else:
-            updated.append(columns | {"id": stored_id})
+            columns["id"] = stored_id
+            updated.append(columns)
     if entity is MAILBOXES:
         _link_mailboxes(session, created + updated, places)
     insert_rows(session, entity.model, created)
@@ -205,11 +208,14 @@ def _sync_roles(session, records, created, updated, now, places: dict) -> None:
         role = stored.pop((practitioner_id, print_), None)
         practitioner = people[person.national_id]
         org_id = organizations.get(activity.organisation_key)
-        columns = entities.role_columns(activity, practitioner, org_id) | {"updated_at": now}
+        columns = entities.role_columns(activity, practitioner, org_id)
+        columns["updated_at"] = now
         if role is None:
-            inserts.append(columns | {"id": uuid7(), "created_at": now})
+            columns["id"], columns["created_at"] = uuid7(), now
+            inserts.append(columns)
         elif _role_differs(role, columns):
-            rewritten.append(columns | {"id": role.id})
+            columns["id"] = role.id
+            rewritten.append(columns)
     insert_rows(session, PractitionerRole, inserts)
     update_rows(session, PractitionerRole, rewritten)
     gone = [role.id for role in stored.values() if role.active]
