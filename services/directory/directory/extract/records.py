@@ -246,7 +246,7 @@ def _by_key(organisation: Organisation) -> str:
     return organisation.key
 
 
-_ID_TYPES = {"8": "RPPS", "0": "ADELI"}
+ID_TYPES = {"8": "RPPS", "0": "ADELI"}
 _identity_values = itemgetter(
     "Identification nationale PP",
     "Type d'identifiant PP",
@@ -261,7 +261,7 @@ _identity_values = itemgetter(
 def professional_from(lines: list[dict[str, str]]) -> Professional:
     """One professional from the (non-empty) list of its lines' fields."""
     national_id, kind, *names = _identity_values(lines[0])
-    identity = (national_id, _ID_TYPES.get(kind, kind), *names)
+    identity = (national_id, ID_TYPES.get(kind, kind), *names)
     organisations = [org for org in map(organisation_from, lines) if org is not None]
     return _professional(identity, [activity_from(line) for line in lines], organisations)
 

@@ -100,7 +100,11 @@ def _changed(run_id: int, entity: Entity, after: str, chunk: int):
     )
 
 
-def _write(session, entity: Entity, records: list, counts: Counter, places: dict) -> None:
+def _write(
+    session, entity: Entity, records: list, counts: Counter, places: dict, announce=True
+) -> None:
+    """Insert the records without a stored id, update the others; unless `announce` is false,
+    emit an event for each update (creations always have theirs)."""
     now = utcnow()
     created, updated = [], []
     for record, stored_id in records:
@@ -119,7 +123,63 @@ def _write(session, entity: Entity, records: list, counts: Counter, places: dict
     if entity is PRACTITIONERS:
         _sync_roles(session, records, created, updated, now, places)
     _emit_all(session, entity, "created", created, counts)
-    _emit_all(session, entity, "updated", updated, counts)
+    if announce:
+        _emit_all(session, entity, "updated", updated, counts)
+
+
+def write_into_empty(session, batch, counts: Counter, places: dict) -> None:
+    """Write one batch read by a first import straight into the directory, without staging.
+
+    What an import into an empty directory would apply is what it reads: each organisation and
+    professional is created with its event. A key met again within the run (a professional whose
+    lines straddle two parts of the file, a site sent again) is merged into the row written
+    earlier, as staging would have merged it before the row was created: no event, the created
+    one already carries the same identity.
+    """
+    organisations = {row[0]: row for row in batch.organisations}
+    stored = _stored_prints(session, list(organisations))
+    records = [
+        (decode_organisation(key, data, print_), stored.get(key, (None,))[0])
+        for key, print_, data in organisations.values()
+        if stored.get(key, (None, None))[1] != print_  # a site sent again unchanged: as it is
+    ]
+    _write(session, ORGANIZATIONS, records, counts, places, announce=False)
+    merged = staging.merged_professionals(batch.rows)
+    stored = _ids_by(session, Practitioner.national_id, Practitioner.id, list(merged))
+    records = [
+        (decode_professional(key, data, print_), None)
+        for key, print_, data in merged.values()
+        if key not in stored
+    ]
+    records.extend((_with_stored(session, merged[key], id_), id_) for key, id_ in stored.items())
+    _write(session, PRACTITIONERS, records, counts, places, announce=False)
+
+
+def _stored_prints(session, keys: list[str]) -> dict[str, tuple]:
+    """{key: (id, fingerprint)} of the stored organisations among keys."""
+    found = {}
+    for part in _chunks(keys):
+        query = sa.select(Organization.key, Organization.id, Organization.fingerprint)
+        found.update(
+            (key, (id_, print_))
+            for key, id_, print_ in session.execute(query.where(Organization.key.in_(part)))
+        )
+    return found
+
+
+def _with_stored(session, row, practitioner_id):
+    """The staged professional `row` merged into the part of it already stored."""
+    person = session.execute(
+        sa.select(Practitioner.__table__).where(Practitioner.id == practitioner_id)
+    ).one()
+    roles = session.execute(
+        sa.select(PractitionerRole.__table__, Organization.key)
+        .outerjoin(Organization, Organization.id == PractitionerRole.organization_id)
+        .where(PractitionerRole.practitioner_id == practitioner_id, PractitionerRole.active)
+    ).all()
+    activities = tuple(entities.stored_activity(role, role.key or "") for role in roles)
+    written = entities.stored_professional(person, activities)
+    return written.merged_with(decode_professional(row[0], row[2], row[1]))
 
 
 def insert_rows(session, model, rows: list[dict]) -> None:

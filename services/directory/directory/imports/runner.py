@@ -7,6 +7,7 @@ read to its end (bad header, broken zip, I/O error) fails the run and changes no
 
 import functools
 import logging
+import os
 import zipfile
 from collections import Counter
 
@@ -15,7 +16,7 @@ from servicekit.models import utcnow
 
 from directory.extract import ExtractError, batches
 from directory.imports import apply, staging
-from directory.models import ImportRejection, ImportRun
+from directory.models import ImportRejection, ImportRun, Organization, Practitioner
 
 log = logging.getLogger(__name__)
 
@@ -24,22 +25,74 @@ UNREADABLE = batches.TRAVELLING
 
 
 ANALYZED = ("import_staging", "organizations", "practitioners", "practitioner_roles", "mailboxes")
+FILLED = ANALYZED[1:4]
 
 
 class ImportFailed(Exception):
     """The extract could not be read to its end; the run was marked failed."""
 
 
+# A personne-activité file at least this large, imported into an empty directory, is written
+# as it is read (see _fill_empty); a smaller one is staged first, like every other import.
+DIRECT_MIN_BYTES = 16 << 20
+
+
 def run_import(session, run: ImportRun, batch_size: int = 2000, on_batch=None) -> Counter:
     """Read run.path fully, then apply creations, updates and deactivations; the changes."""
     _start(session, run)
+    direct = _fills_empty_directory(session, run)
     try:
-        _read(session, run, batch_size, on_batch)
+        if direct:
+            changes = _fill_empty(session, run, batch_size, on_batch)
+        else:
+            _read(session, run, batch_size, on_batch)
     except UNREADABLE as exc:
         _fail(session, run, exc)
         raise ImportFailed(run.error) from exc
-    changes = _apply(session, run, batch_size)
+    if not direct:
+        changes = _apply(session, run, batch_size)
     _finish(session, run, changes)
+    return changes
+
+
+def _fills_empty_directory(session, run: ImportRun) -> bool:
+    """Whether the run is a large plain personne-activité file for an empty directory."""
+    if run.kind != "ps" or zipfile.is_zipfile(run.path):
+        return False  # a zip's checksum is only verified at its end
+    if os.path.getsize(run.path) < DIRECT_MIN_BYTES:
+        return False
+    return all(
+        session.scalar(sa.select(model.id).limit(1)) is None
+        for model in (Practitioner, Organization)
+    )
+
+
+def _fill_empty(session, run: ImportRun, batch_size: int, on_batch) -> Counter:
+    """Write a first import batch by batch as its lines are read, without staging them.
+
+    Into an empty directory, the difference is everything read: staging each record, reading it
+    back and joining it with empty tables only cost CPU. Each batch is committed with its
+    events and the run's progress, so a worker killed midway leaves what a staged import killed
+    while applying leaves: rows with their events, completed by the next attempt (which finds
+    the directory filled, stages and compares). A file cut short is refused before anything is
+    written; one that fails later (a reading process killed, an I/O error) leaves the batches
+    written before, where a staged import would leave nothing: nothing was there to deactivate,
+    and importing the file again completes it.
+    """
+    _check_complete(run.path)
+    changes: Counter = Counter()
+    places: dict = {}
+    with apply.indexed_later(session):
+        for number, batch in enumerate(batches.batches(run.path, run.kind, batch_size), 1):
+            apply.write_into_empty(session, batch, changes, places)
+            _count(run, changes)
+            _progress(session, run, batch)
+            if number & (number - 1) == 0:  # the lookups by key must not plan for empty tables
+                _analyze(session, FILLED)
+            if on_batch is not None:
+                on_batch(run)
+        apply.link_waiting_mailboxes(session)
+        _analyze(session, ANALYZED[1:])
     return changes
 
 
