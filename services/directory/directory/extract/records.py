@@ -57,7 +57,13 @@ def _content(record) -> list[str]:
     return [getattr(record, name) for name in record.__slots__ if name != "fingerprint"]
 
 
-@dataclass(frozen=True, slots=True)
+# The records below are not frozen dataclasses, though nothing changes one once it is built:
+# an import builds millions of them, and a frozen one costs five times more to build (each
+# field set through object.__setattr__). Hashed by content like frozen ones.
+_RECORD = {"slots": True, "unsafe_hash": True}
+
+
+@dataclass(**_RECORD)
 class Organisation:
     """A place where professionals work, keyed by FINESS site, else SIRET, else technical id."""
 
@@ -83,7 +89,7 @@ class Organisation:
     fingerprint: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(**_RECORD)
 class Activity:
     """One line of the personne-activité extract: what a professional does, and where."""
 
@@ -102,7 +108,7 @@ class Activity:
     fingerprint: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(**_RECORD)
 class Professional:
     """A professional, identified nationally (8 + RPPS or 0 + ADELI), with all activities."""
 
@@ -134,7 +140,7 @@ class Professional:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(**_RECORD)
 class Mailbox:
     """An MSSanté mailbox: its address, type (PER, ORG, APP, CAB) and owner."""
 
