@@ -5,7 +5,9 @@ nothing in the directory tables changes until the whole file was read. A file th
 read to its end (bad header, broken zip, I/O error) fails the run and changes nothing.
 """
 
+import contextlib
 import functools
+import gc
 import logging
 import os
 import zipfile
@@ -39,6 +41,33 @@ DIRECT_MIN_BYTES = 16 << 20
 
 def run_import(session, run: ImportRun, batch_size: int = 2000, on_batch=None) -> Counter:
     """Read run.path fully, then apply creations, updates and deactivations; the changes."""
+    with fewer_collections():
+        return _run(session, run, batch_size, on_batch)
+
+
+# Container allocations between two collections of the youngest objects (Python's default: 700).
+YOUNG_COLLECTION_EVERY = 10_000
+
+
+@contextlib.contextmanager
+def fewer_collections():
+    """Run the cyclic garbage collector less often meanwhile.
+
+    An import allocates millions of short-lived containers while it holds batches of rows for a
+    while: collected every 700 allocations, those rows were traversed again and again, then
+    promoted and traversed by full collections, which cost about a tenth of a first import's
+    CPU. Every 10,000, most die (freed by reference counting) before a collection sees them;
+    peak memory does not change.
+    """
+    before = gc.get_threshold()
+    gc.set_threshold(YOUNG_COLLECTION_EVERY, *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+
+
+def _run(session, run: ImportRun, batch_size: int, on_batch) -> Counter:
     _start(session, run)
     direct = _fills_empty_directory(session, run)
     try:
