@@ -325,27 +325,26 @@ def _sync_roles(session, records, created, updated, now, places: dict) -> None:
     """Make each written practitioner's active roles exactly its staged activities, each
     carrying its practitioner's name keys (a renamed practitioner's roles are rewritten)."""
     people = {row["national_id"]: row for row in created + updated}
-    wanted = {
-        (people[person.national_id]["id"], activity.fingerprint): (person, activity)
-        for person, _ in records
-        for activity in person.activities
-    }
     stored = _stored_roles(session, [row["id"] for row in updated])
-    keys = {activity.organisation_key for _, activity in wanted.values()}
+    keys = {activity.organisation_key for person, _ in records for activity in person.activities}
     organizations = _organization_ids(session, keys, places)
     inserts, rewritten = [], []
-    for (practitioner_id, print_), (person, activity) in wanted.items():
-        role = stored.pop((practitioner_id, print_), None)
+    # One record per practitioner, whose activities have distinct fingerprints (see
+    # records.Professional); a new practitioner has no stored role to look up by its UUID.
+    for person, _ in records:
         practitioner = people[person.national_id]
-        org_id = organizations.get(activity.organisation_key)
-        columns = entities.role_columns(activity, practitioner, org_id)
-        columns["updated_at"] = now
-        if role is None:
-            columns["id"], columns["created_at"] = uuid7(), now
-            inserts.append(columns)
-        elif _role_differs(role, columns):
-            columns["id"] = role.id
-            rewritten.append(columns)
+        for activity in person.activities:
+            key = (practitioner["id"], activity.fingerprint)
+            role = stored.pop(key, None) if stored else None
+            org_id = organizations.get(activity.organisation_key)
+            columns = entities.role_columns(activity, practitioner, org_id)
+            columns["updated_at"] = now
+            if role is None:
+                columns["id"], columns["created_at"] = uuid7(), now
+                inserts.append(columns)
+            elif _role_differs(role, columns):
+                columns["id"] = role.id
+                rewritten.append(columns)
     insert_rows(session, PractitionerRole, inserts)
     update_rows(session, PractitionerRole, rewritten)
     gone = [role.id for role in stored.values() if role.active]
