@@ -296,7 +296,7 @@ class ImportStaging(Base):
     entity: so.Mapped[str] = so.mapped_column(sa.String(20), primary_key=True)
     key: so.Mapped[str] = so.mapped_column(sa.String(254), primary_key=True)
     fingerprint: so.Mapped[str] = so.mapped_column(sa.String(32))
-    # The record as JSON text, written and read by the importer only (imports.staging).
+    # The record as text (its values joined, see extract.rows), written and read by the importer.
     data: so.Mapped[str] = so.mapped_column(sa.Text)
     # Stored, active and with this fingerprint when staged: the diff skips it.
     unchanged: so.Mapped[bool] = so.mapped_column(default=False, server_default=sa.false())

@@ -10,6 +10,7 @@ from directory.extract import (
     generate,
     mailboxes,
     professionals,
+    rows,
 )
 from directory.extract.records import Organisation, fingerprint, professional_from
 
@@ -131,3 +132,19 @@ def test_it_turns_each_mailbox_line_into_a_mailbox(snapshot):
     assert len({box.address for box in boxes}) == len(boxes)
     personal = next(box for box in boxes if box.kind == "PER")
     assert personal.owner_national_id.startswith(("8", "0"))
+
+
+def test_staged_rows_read_back_as_the_records_they_were_made_from(snapshot):
+    people = list(professionals(records(snapshot.path)))
+    odd = replace(people[0], family_name="D'Artagnan \"dit\" \\ l'Aîné", given_name="")
+
+    for person in [*people, odd]:
+        key, print_, data = rows.professional_row(person)
+        back = rows.decode_professional(key, data, print_)
+        assert back == replace(person, organisations=())
+        for org in person.organisations:
+            key, print_, data = rows.organisation_row(org)
+            assert rows.decode_organisation(key, data, print_) == org
+    for box in mailboxes(records(snapshot.mssante_path)):
+        key, print_, data = rows.mailbox_row(box)
+        assert rows.decode_mailbox(key, data, print_) == box

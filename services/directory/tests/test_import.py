@@ -1,12 +1,13 @@
 """Imports of national extracts: exact counts, change detection, events, failure safety."""
 
+import gc
 import zipfile
 
 import pytest
 import sqlalchemy as sa
 from directory.extract import generate
 from directory.extract.synthetic import EXTRA_PROFESSION_LABELS
-from directory.imports import ImportFailed, entities, jobs, run_import
+from directory.imports import ImportFailed, entities, jobs, run_import, runner
 from directory.models import (
     ImportRejection,
     ImportRun,
@@ -412,3 +413,18 @@ def test_it_commits_progress_batch_by_batch_while_reading(app, snapshot):
     assert len(seen) > 2
     assert seen == sorted(seen) and len(set(seen)) == len(seen)
     assert seen[-1][0] <= snapshot.path.stat().st_size
+
+
+def test_the_garbage_collector_runs_less_often_during_an_import_only(app, snapshot):
+    before = gc.get_threshold()
+    during = []
+    with app.app_context(), db.sessions() as session:
+        run = jobs.queue(session, "ps", snapshot.path.name, str(snapshot.path), "test")
+        session.commit()
+        run_import(session, run, 50, on_batch=lambda run: during.append(gc.get_threshold()))
+
+    assert during and all(
+        threshold == (runner.YOUNG_COLLECTION_EVERY, *before[1:]) for threshold in during
+    )
+    assert before[0] < runner.YOUNG_COLLECTION_EVERY
+    assert gc.get_threshold() == before

@@ -2,14 +2,19 @@
 its SQL expressions compute what their Python twins do."""
 
 import datetime as dt
+import json
 import uuid
+from collections import Counter
 
 import pytest
 import sqlalchemy as sa
-from directory.imports import entities
+from directory.imports import apply, entities
 from directory.imports.apply import insert_rows, update_rows
 from directory.models import Practitioner
 from servicekit import db
+from servicekit.events import emit
+from servicekit.ids import uuid7
+from servicekit.testing import emitted
 
 WHEN = dt.datetime(2026, 3, 1, 8, 30, 15, 123456, tzinfo=dt.UTC)
 LATER = WHEN + dt.timedelta(days=2)
@@ -79,3 +84,30 @@ def test_rows_without_a_defaulted_column_get_its_default(app):
 def test_the_sql_structure_key_is_the_python_one(db_session, structure_id):
     sql = entities.structure_key_in_sql(sa.literal(structure_id, sa.String))
     assert db_session.scalar(sa.select(sql)) == entities.structure_key(structure_id)
+
+
+def test_created_events_built_by_the_database_are_the_ones_emit_would_queue(app):
+    people = [practitioner(number, id=uuid7()) for number in range(1, 6)]
+    people[2] |= {"rpps": None, "adeli": "123456789", "id_type": "0", "given": 'Zoé "dite" \\'}
+    counts = Counter()
+    with app.app_context(), db.sessions() as session:
+        insert_rows(session, Practitioner, people)
+        apply._announce_created(session, apply.PRACTITIONERS, people, counts)
+        emit(session, "fr.enrs.directory.practitioner.created", "x", {})
+        session.commit()
+        queued = emitted(session)
+
+    *built, by_emit = queued
+    assert counts["practitioner.created"] == len(people)
+    assert [event.data for event in built] == [
+        json.loads(json.dumps(entities.practitioner_event(row))) for row in people
+    ]
+    assert [event.subject for event in built] == [str(row["id"]) for row in people]
+    assert [event.key for event in built] == [str(row["id"]) for row in people]
+    assert [event.event_id for event in built] == [str(row["id"]) for row in people]
+    shared = ("topic", "type", "source", "request_id", "attempts", "published_at")
+    for event in built:
+        assert [getattr(event, name) for name in shared] == [
+            getattr(by_emit, name) for name in shared
+        ]
+        assert dt.timedelta(0) <= by_emit.created_at - event.created_at < dt.timedelta(seconds=5)

@@ -57,7 +57,13 @@ def _content(record) -> list[str]:
     return [getattr(record, name) for name in record.__slots__ if name != "fingerprint"]
 
 
-@dataclass(frozen=True, slots=True)
+# The records below are not frozen dataclasses, though nothing changes one once it is built:
+# an import builds millions of them, and a frozen one costs five times more to build (each
+# field set through object.__setattr__). Hashed by content like frozen ones.
+_RECORD = {"slots": True, "unsafe_hash": True}
+
+
+@dataclass(**_RECORD)
 class Organisation:
     """A place where professionals work, keyed by FINESS site, else SIRET, else technical id."""
 
@@ -83,7 +89,7 @@ class Organisation:
     fingerprint: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(**_RECORD)
 class Activity:
     """One line of the personne-activité extract: what a professional does, and where."""
 
@@ -102,7 +108,7 @@ class Activity:
     fingerprint: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(**_RECORD)
 class Professional:
     """A professional, identified nationally (8 + RPPS or 0 + ADELI), with all activities."""
 
@@ -134,7 +140,7 @@ class Professional:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(**_RECORD)
 class Mailbox:
     """An MSSanté mailbox: its address, type (PER, ORG, APP, CAB) and owner."""
 
@@ -190,7 +196,7 @@ def organisation_from(f: dict[str, str]) -> Organisation | None:
     key = organisation_key(f)
     if not key:
         return None
-    return _organisation((key, *_organisation_values(f)))
+    return _organisation(_SEPARATOR.join((key, *_organisation_values(f))))
 
 
 _organisation_values = itemgetter(*_ORGANISATION_COLUMNS)
@@ -200,8 +206,11 @@ _organisation_values = itemgetter(*_ORGANISATION_COLUMNS)
 # each one once while it is in use. Lines come in professional order, so a site comes back
 # after thousands of others. 16,384 entries (with the two site caches of the rules) cost about
 # 30 MB more than 4,096 once full, and read a 1M-line file 15 % faster (32,768: +70 MB, +45 %).
+# Keyed by the values joined (they never contain the separator): one string hashes and compares
+# faster than a tuple of 19.
 @lru_cache(maxsize=1 << 14)
-def _organisation(values: tuple[str, ...]) -> Organisation:
+def _organisation(joined: str) -> Organisation:
+    values = joined.split(_SEPARATOR)
     return Organisation(*values, fingerprint=fingerprint(values))
 
 
@@ -246,7 +255,7 @@ def _by_key(organisation: Organisation) -> str:
     return organisation.key
 
 
-_ID_TYPES = {"8": "RPPS", "0": "ADELI"}
+ID_TYPES = {"8": "RPPS", "0": "ADELI"}
 _identity_values = itemgetter(
     "Identification nationale PP",
     "Type d'identifiant PP",
@@ -261,7 +270,7 @@ _identity_values = itemgetter(
 def professional_from(lines: list[dict[str, str]]) -> Professional:
     """One professional from the (non-empty) list of its lines' fields."""
     national_id, kind, *names = _identity_values(lines[0])
-    identity = (national_id, _ID_TYPES.get(kind, kind), *names)
+    identity = (national_id, ID_TYPES.get(kind, kind), *names)
     organisations = [org for org in map(organisation_from, lines) if org is not None]
     return _professional(identity, [activity_from(line) for line in lines], organisations)
 

@@ -102,11 +102,17 @@ _site_values = itemgetter(_COUNTRY, *(column for column, _ in _SITE_CHECKS))
 
 
 def _organisation_issues(issues: list[Issue], fields: dict[str, str]) -> None:
-    issues.extend(site_issues(_site_values(fields)))
+    issues.extend(_site_issues_once("|".join(_site_values(fields))))
 
 
-# A site is repeated on the line of everyone working there: check each one once while in use.
+# A site is repeated on the line of everyone working there: check each one once while in use,
+# keyed by its values joined (no field of a line contains "|"): one string hashes and compares
+# faster than a tuple.
 @lru_cache(maxsize=1 << 14)
+def _site_issues_once(joined: str) -> tuple[Issue, ...]:
+    return site_issues(tuple(joined.split("|")))
+
+
 def site_issues(values: tuple[str, ...]) -> tuple[Issue, ...]:
     """Issues of a site's identifiers and contact details; postcode rules apply in France."""
     country, *checked = values

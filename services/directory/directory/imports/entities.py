@@ -5,7 +5,7 @@ from functools import lru_cache
 
 import sqlalchemy as sa
 
-from directory.extract.records import Activity, Mailbox, Organisation, Professional
+from directory.extract.records import ID_TYPES, Activity, Mailbox, Organisation, Professional
 from directory.extract.valuesets import DATA_DIR, SAVOIR_FAIRE_FILE
 from directory.models import search_key as _search_key
 
@@ -35,6 +35,43 @@ def practitioner_columns(person: Professional) -> dict:
         "active": True,
         "deactivated_at": None,
     }
+
+
+def stored_professional(row, activities: tuple[Activity, ...]) -> Professional:
+    """The professional a stored practitioners row and its activities hold, as read."""
+    return Professional(
+        row.national_id,
+        ID_TYPES.get(row.id_type, row.id_type),  # the row keeps the digit, a record the name
+        row.rpps if row.rpps is not None else row.adeli,
+        row.civilite,
+        row.civilite_exercice,
+        row.family,
+        row.given,
+        tuple(row.professions.split()),
+        activities,
+        (),
+        fingerprint=row.fingerprint,
+    )
+
+
+def stored_activity(role, organisation_key: str) -> Activity:
+    """The activity a stored role holds, with its fingerprint; the labels of its mode and
+    role, which the role does not keep, are left empty (the fingerprint covers them)."""
+    return Activity(
+        role.profession_code,
+        role.profession,
+        role.category_code,
+        role.savoir_faire_type,
+        role.savoir_faire_code,
+        role.savoir_faire,
+        role.mode_code,
+        "",
+        role.role_code,
+        "",
+        role.genre_code,
+        organisation_key,
+        fingerprint=role.fingerprint,
+    )
 
 
 def practitioner_event(row: dict) -> dict:

@@ -31,13 +31,19 @@ SELECT_CHUNK = 500
 
 def stage_professionals(session, run_id: int, rows: list[StagedRow]) -> None:
     """Stage a batch of professionals, merging partial records of one national id."""
+    merged = merged_professionals(rows)
+    for national_id, data in _staged(session, run_id, PRACTITIONER, list(merged)):
+        merged[national_id] = _merged((national_id, "", data), merged[national_id])
+    _upsert_marked(session, run_id, PRACTITIONER, list(merged.values()))
+
+
+def merged_professionals(rows: list[StagedRow]) -> dict[str, StagedRow]:
+    """The batch's professionals by national id, partial records of one id merged."""
     merged: dict[str, StagedRow] = {}
     for row in rows:
         seen = merged.get(row[0])
         merged[row[0]] = _merged(seen, row) if seen else row
-    for national_id, data in _staged(session, run_id, PRACTITIONER, list(merged)):
-        merged[national_id] = _merged((national_id, "", data), merged[national_id])
-    _upsert_marked(session, run_id, PRACTITIONER, list(merged.values()))
+    return merged
 
 
 def _merged(first: StagedRow, second: StagedRow) -> StagedRow:

@@ -1,0 +1,214 @@
+"""A large first import is written as it is read: the same rows, runs and events as staging
+them first, each change once even if its worker dies, nothing written from a file cut short."""
+
+import datetime as dt
+
+import pytest
+import sqlalchemy as sa
+from directory.extract import generate
+from directory.imports import ImportFailed, apply, jobs, run_import, runner, staging
+from directory.models import (
+    Base,
+    ImportRejection,
+    ImportRun,
+    ImportStaging,
+    Organization,
+    Practitioner,
+    PractitionerRole,
+)
+from servicekit import db
+from servicekit.migrations import differences
+from servicekit.models import OutboxEvent, utcnow
+from servicekit.testing import emitted
+
+BROKEN = {5: "column-count", 9: "bad-rpps", 14: "invalid-utf8", 20: "empty-name", 27: "rpps-key"}
+BATCH = 20
+CREATED = "fr.enrs.directory.practitioner.created"
+
+
+class WorkerDied(BaseException):
+    """A worker stopping between two commits, as after a SIGKILL (see test_import_recovery)."""
+
+
+@pytest.fixture(scope="module")
+def extract(tmp_path_factory):
+    """300 lines with broken ones; professionals with several activities among them."""
+    folder = tmp_path_factory.mktemp("direct")
+    return generate(folder / "PS_LibreAcces_Personne_activite.txt", 300, seed=5, broken=BROKEN)
+
+
+@pytest.fixture
+def direct(monkeypatch):
+    """Every plain file counts as large: a first import takes the direct path."""
+    monkeypatch.setattr(runner, "DIRECT_MIN_BYTES", 0)
+
+
+def import_file(app, path, batch_size=BATCH):
+    with app.app_context(), db.sessions() as session:
+        run = jobs.queue(session, "ps", path.name, str(path), "test")
+        session.commit()
+        changes = run_import(session, run, batch_size)
+        session.expunge(run)
+        return run, changes
+
+
+def stored(session) -> dict:
+    """What an import left, without the ids and times it drew."""
+    org_keys = dict(session.execute(sa.select(Organization.id, Organization.key)).all())
+    people = dict(session.execute(sa.select(Practitioner.id, Practitioner.national_id)).all())
+    skip = {"id", "created_at", "updated_at", "practitioner_id", "organization_id"}
+
+    def rows(model, key):
+        table = model.__table__
+        found = []
+        for row in session.execute(sa.select(table)).mappings():
+            values = {name: value for name, value in row.items() if name not in skip}
+            found.append((key(row), sorted(values.items())))
+        return sorted(found, key=repr)
+
+    def event(item):
+        data = {name: value for name, value in item.data.items() if name != "id"}
+        return item.type, item.subject == item.data["id"], sorted(data.items())
+
+    rejections = session.execute(
+        sa.select(ImportRejection.line, ImportRejection.column, ImportRejection.severity)
+    ).all()
+    run = session.execute(
+        sa.select(ImportRun.lines, ImportRun.imported, ImportRun.rejected, ImportRun.warned)
+    ).one()
+    return {
+        "organizations": rows(Organization, lambda row: row["key"]),
+        "practitioners": rows(Practitioner, lambda row: row["national_id"]),
+        "roles": rows(
+            PractitionerRole,
+            lambda row: (people[row["practitioner_id"]], org_keys.get(row["organization_id"])),
+        ),
+        "events": sorted((event(item) for item in emitted(session)), key=repr),
+        "rejections": sorted(rejections, key=repr),
+        "run": tuple(run),
+    }
+
+
+def emptied(session) -> None:
+    for model in (ImportRejection, ImportRun, PractitionerRole, Practitioner, Organization):
+        session.execute(sa.delete(model))
+    session.execute(sa.delete(OutboxEvent))
+    session.commit()
+
+
+def staged_instead(monkeypatch):
+    monkeypatch.setattr(runner, "DIRECT_MIN_BYTES", 1 << 62)
+
+
+def test_a_first_import_written_as_read_stores_what_a_staged_one_stores(
+    app, extract, db_session, direct, monkeypatch
+):
+    _, changes = import_file(app, extract.path)
+    written = stored(db_session)
+    emptied(db_session)
+    staged_instead(monkeypatch)
+    _, staged_changes = import_file(app, extract.path)
+
+    assert written == stored(db_session)
+    assert changes == staged_changes
+    assert changes["practitioner.created"] > 200
+
+
+def test_a_first_import_written_as_read_stages_nothing(
+    app, extract, db_session, direct, monkeypatch
+):
+    def refused(*args, **kwargs):
+        raise AssertionError("staged")
+
+    monkeypatch.setattr(staging, "upsert", refused)
+    run, _ = import_file(app, extract.path)
+
+    assert run.status == "done" and run.created > extract.professionals  # and the organisations
+    assert db_session.scalar(sa.select(sa.func.count()).select_from(ImportStaging)) == 0
+
+
+def scattered(extract, path):
+    """The extract with the first line of each professional of several lines moved to the end:
+    their lines come in two runs, in batches far apart."""
+    header, *lines = extract.path.read_bytes().splitlines(keepends=True)
+    ids = [line.split(b"|")[2] for line in lines]
+    moved = {index for index, nid in enumerate(ids) if ids.count(nid) > 1 and ids[index - 1] != nid}
+    assert len(moved) > 5
+    kept = [line for index, line in enumerate(lines) if index not in moved]
+    path.write_bytes(header + b"".join(kept) + b"".join(lines[index] for index in sorted(moved)))
+    return path
+
+
+def test_a_professional_whose_lines_come_apart_is_written_once_whole(
+    app, extract, db_session, direct, monkeypatch, tmp_path
+):
+    apart = scattered(extract, tmp_path / "apart.txt")
+    _, changes = import_file(app, apart)
+    written = stored(db_session)
+    emptied(db_session)
+    staged_instead(monkeypatch)
+    _, staged_changes = import_file(app, apart)
+
+    assert written == stored(db_session)
+    assert changes == staged_changes
+    assert not [event for event in emitted(db_session) if event.type.endswith(".updated")]
+    _, again = import_file(app, extract.path)  # the same snapshot, lines in their usual order
+    assert sum(again.values()) == 0
+
+
+def test_a_first_import_whose_worker_died_is_completed_each_change_once(
+    app, extract, db_session, direct, monkeypatch
+):
+    with app.app_context(), db.sessions() as session:
+        run = jobs.queue(session, "ps", extract.path.name, str(extract.path), "test")
+        session.commit()
+        run_id = run.id
+    original, calls = apply.write_into_empty, []
+
+    def dying(*args, **kwargs):
+        calls.append(1)
+        if len(calls) > 2:
+            raise WorkerDied
+        return original(*args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(apply, "write_into_empty", dying)
+        with pytest.raises(WorkerDied):
+            jobs.run_queued(app)
+    written = db_session.scalar(sa.select(sa.func.count()).select_from(Practitioner))
+    assert 0 < written < extract.professionals - len(BROKEN)
+    assert len(emitted(db_session, CREATED)) == written
+    assert {index.name for index in apply.search_indexes()} <= index_names(app)
+
+    db_session.execute(sa.update(ImportRun).values(heartbeat_at=utcnow() - dt.timedelta(hours=1)))
+    db_session.commit()
+    assert jobs.run_queued(app) == 1
+
+    db_session.expire_all()
+    run = db_session.get(ImportRun, run_id)
+    assert (run.status, run.attempts, run.deactivated) == ("done", 2, 0)
+    everyone = db_session.scalar(sa.select(sa.func.count()).select_from(Practitioner))
+    assert everyone > written and len(emitted(db_session, CREATED)) == everyone
+    assert differences(app, Base.metadata) == []
+
+
+def index_names(app) -> set[str]:
+    inspector = sa.inspect(db.database(app).engine)
+    return {
+        index["name"]
+        for table in ("practitioners", "practitioner_roles")
+        for index in inspector.get_indexes(table)
+    }
+
+
+def test_a_file_cut_mid_line_fails_before_anything_is_written(
+    app, extract, db_session, direct, tmp_path
+):
+    cut = tmp_path / "cut.txt"
+    cut.write_bytes(extract.path.read_bytes()[:20000])
+
+    with pytest.raises(ImportFailed, match="tronqué"):
+        import_file(app, cut)
+
+    assert db_session.scalar(sa.select(sa.func.count()).select_from(Practitioner)) == 0
+    assert emitted(db_session) == []
