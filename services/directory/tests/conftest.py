@@ -4,7 +4,9 @@
 """
 
 import pytest
+import sqlalchemy as sa
 from directory import create_app
+from servicekit import db
 from servicekit.testing import TEST_AUDIENCE, TEST_ISSUER, TestDatabase
 
 
@@ -47,3 +49,18 @@ def gp(tokens):
     return tokens.auth_header(
         sub="6a1d3c2e-0f1b-4c55-8d0e-3b9a7e6f5a02", roles=["clinician"], rpps="10001234567"
     )
+
+
+@pytest.fixture
+def index_names(app):
+    """A function giving the names of the practitioners' and roles' indexes as they are now."""
+
+    def names() -> set[str]:
+        inspector = sa.inspect(db.database(app).engine)
+        return {
+            index["name"]
+            for table in ("practitioners", "practitioner_roles")
+            for index in inspector.get_indexes(table)
+        }
+
+    return names

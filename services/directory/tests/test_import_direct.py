@@ -157,7 +157,7 @@ def test_a_professional_whose_lines_come_apart_is_written_once_whole(
 
 
 def test_a_first_import_whose_worker_died_is_completed_each_change_once(
-    app, extract, db_session, direct, monkeypatch
+    app, extract, db_session, direct, monkeypatch, index_names
 ):
     with app.app_context(), db.sessions() as session:
         run = jobs.queue(session, "ps", extract.path.name, str(extract.path), "test")
@@ -178,7 +178,7 @@ def test_a_first_import_whose_worker_died_is_completed_each_change_once(
     written = db_session.scalar(sa.select(sa.func.count()).select_from(Practitioner))
     assert 0 < written < extract.professionals - len(BROKEN)
     assert len(emitted(db_session, CREATED)) == written
-    assert {index.name for index in apply.search_indexes()} <= index_names(app)
+    assert {index.name for index in apply.search_indexes()} <= index_names()
 
     db_session.execute(sa.update(ImportRun).values(heartbeat_at=utcnow() - dt.timedelta(hours=1)))
     db_session.commit()
@@ -190,15 +190,6 @@ def test_a_first_import_whose_worker_died_is_completed_each_change_once(
     everyone = db_session.scalar(sa.select(sa.func.count()).select_from(Practitioner))
     assert everyone > written and len(emitted(db_session, CREATED)) == everyone
     assert differences(app, Base.metadata) == []
-
-
-def index_names(app) -> set[str]:
-    inspector = sa.inspect(db.database(app).engine)
-    return {
-        index["name"]
-        for table in ("practitioners", "practitioner_roles")
-        for index in inspector.get_indexes(table)
-    }
 
 
 def test_a_file_cut_mid_line_fails_before_anything_is_written(

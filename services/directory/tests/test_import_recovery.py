@@ -158,26 +158,17 @@ def test_a_running_import_beats_at_every_batch_it_commits(app, extract, db_sessi
     assert last > beats[-1]  # the apply phase beats too
 
 
-def index_names(app) -> set[str]:
-    inspector = sa.inspect(db.database(app).engine)
-    return {
-        index["name"]
-        for table in ("practitioners", "practitioner_roles")
-        for index in inspector.get_indexes(table)
-    }
-
-
 SEARCH_INDEXES = {index.name for index in apply.search_indexes()}
 
 
-def indexes_while_applying(monkeypatch, app, entity=None) -> list[set[str]]:
+def indexes_while_applying(monkeypatch, index_names, entity=None) -> list[set[str]]:
     """The index names seen each time apply_changes starts (for `entity`, or any)."""
     seen = []
     original = apply.apply_changes
 
     def watched(session, run_id, applied, *args, **kwargs):
         if entity is None or applied is entity:
-            seen.append(index_names(app))
+            seen.append(index_names())
         return original(session, run_id, applied, *args, **kwargs)
 
     monkeypatch.setattr(apply, "apply_changes", watched)
@@ -185,21 +176,23 @@ def indexes_while_applying(monkeypatch, app, entity=None) -> list[set[str]]:
 
 
 def test_a_first_import_builds_the_search_indexes_once_its_rows_are_in(
-    app, extract, db_session, monkeypatch
+    app, extract, db_session, monkeypatch, index_names
 ):
-    during = indexes_while_applying(monkeypatch, app, apply.PRACTITIONERS)
+    during = indexes_while_applying(monkeypatch, index_names, apply.PRACTITIONERS)
     queue(app, extract.path)
     assert jobs.run_queued(app) == 1
 
     assert during and not during[0] & SEARCH_INDEXES
-    assert index_names(app) >= SEARCH_INDEXES
+    assert index_names() >= SEARCH_INDEXES
     assert differences(app, Base.metadata) == []
 
 
-def test_a_later_import_keeps_its_indexes_while_applying(app, extract, db_session, monkeypatch):
+def test_a_later_import_keeps_its_indexes_while_applying(
+    app, extract, db_session, monkeypatch, index_names
+):
     queue(app, extract.path)
     jobs.run_queued(app)
-    during = indexes_while_applying(monkeypatch, app)
+    during = indexes_while_applying(monkeypatch, index_names)
     queue(app, extract.path)
     assert jobs.run_queued(app) == 1
 
@@ -219,14 +212,14 @@ def test_a_first_import_that_fails_while_applying_leaves_every_index(
 
 
 def test_the_indexes_a_killed_first_import_left_out_are_built_by_the_next_run(
-    app, extract, db_session
+    app, extract, db_session, index_names
 ):
     queue(app, extract.path)
     jobs.run_queued(app)
     with db.database(app).engine.begin() as connection:  # as a first import killed midway
         for index in apply.search_indexes():
             index.drop(connection)
-    assert not index_names(app) & SEARCH_INDEXES
+    assert not index_names() & SEARCH_INDEXES
 
     queue(app, extract.path)
     assert jobs.run_queued(app) == 1
