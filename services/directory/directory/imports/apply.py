@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from servicekit import bulk
-from servicekit.events import emit_many, event_row
+from servicekit.events import emit_many, emit_per_row, row_id_text
 from servicekit.ids import uuid7
 from servicekit.models import utcnow
 
@@ -200,72 +200,23 @@ def _emit_all(session, entity: Entity, verb: str, rows: list[dict], counts: Coun
 
 def _announce_created(session, entity: Entity, rows: list[dict], counts: Counter) -> None:
     """The created events of rows just inserted, one per row in their order, built by the
-    database from the rows themselves.
+    database from the rows themselves (servicekit.events.emit_per_row).
 
-    The same outbox rows as emit_many's, but for their ids: each event is identified by its
-    entity's id, unique and time-ordered too (an entity is created once). Building hundreds of
-    thousands of event rows in Python, each with its own id and JSON, cost a tenth of a first
-    import's CPU. The ids were drawn in order, so the rows lie between the first and the last.
+    Building hundreds of thousands of event rows in Python, each with its own id and JSON, cost
+    a tenth of a first import's CPU. The ids were drawn in order, so the rows lie between the
+    first and the last.
     """
     if not rows:
         return
-    verb = "created"
-    table, values = event_row(entity.event_type(verb), "", {})
     model = entity.model
-    subject = _uuid_text(session, model.id)
-    special = {"id": subject, "active": sa.true()}  # a created row is active
     stored = model.__table__.c
-    fields = {
+    special = {"id": row_id_text(session, model.id), "active": sa.true()}  # created: active
+    data = {
         name: special[name] if name in special else stored[name] for name in entity.event(rows[0])
     }
-    shared = [name for name in _SHARED if name in values]
-    query = (
-        sa.select(
-            subject,
-            *(sa.literal(values[name], table.c[name].type) for name in shared),
-            subject,
-            subject,
-            _json_object(session, fields),
-        )
-        .where(model.id.between(rows[0]["id"], rows[-1]["id"]))
-        .order_by(model.id)
-    )
-    written = ["event_id", *shared, "subject", "key", "data"]
-    session.execute(sa.insert(table).from_select(written, query))
-    counts[f"{entity.name}.{verb}"] += len(rows)
-
-
-# The outbox values every event of one type queued at once has in common.
-_SHARED = ("topic", "type", "source", "request_id", "created_at", "attempts")
-
-
-def _uuid_text(session, column):
-    """A UUID column as its usual text (what str() of the UUID gives)."""
-    if session.get_bind().dialect.name == "postgresql":
-        return sa.cast(column, sa.Text)
-    # SQLite keeps a UUID as 32 hex digits: dashes go in at 8, 12, 16 and 20.
-    hex_ = sa.type_coerce(column, sa.String)
-    parts = [sa.func.substr(hex_, start, length) for start, length in _UUID_PARTS]
-    joined = parts[0]
-    for part in parts[1:]:
-        joined = joined + sa.literal("-") + part
-    return sa.func.lower(joined)
-
-
-_UUID_PARTS = ((1, 8), (9, 4), (13, 4), (17, 4), (21, 12))
-
-
-def _json_object(session, fields: dict):
-    """A JSON object of named SQL values, keys in the order given."""
-    pairs = [item for name, value in fields.items() for item in (sa.literal(name), value)]
-    if session.get_bind().dialect.name == "postgresql":
-        return sa.func.json_build_object(*pairs)
-    return sa.func.json_object(*(_sqlite_json(item) for item in pairs))
-
-
-def _sqlite_json(value):
-    # SQLite has no boolean: true must be given as JSON.
-    return sa.func.json("true") if isinstance(value, sa.sql.elements.True_) else value
+    between = model.id.between(rows[0]["id"], rows[-1]["id"])
+    emit_per_row(session, entity.event_type("created"), model.id, data, between)
+    counts[f"{entity.name}.created"] += len(rows)
 
 
 def deactivate_absent(session, run_id, entity: Entity, chunk, counts: Counter, on_chunk=None):
