@@ -72,6 +72,32 @@ def test_it_rejects_a_token_with_its_signature_stripped(client, tokens):
     assert_refused(client.get(WHOAMI, headers=bearer(f"{header}.{payload}.")))
 
 
+@pytest.mark.parametrize(
+    "alter",
+    [
+        pytest.param(lambda s: s[:10] + "!" + s[11:], id="a character outside base64url"),
+        pytest.param(lambda s: s[:10] + "+" + s[11:], id="standard base64 in place of base64url"),
+        pytest.param(lambda s: s + "==", id="padding"),
+        pytest.param(lambda s: s + "A", id="a length no base64 has"),
+    ],
+)
+def test_it_rejects_a_signature_segment_that_is_not_base64url(client, tokens, alter):
+    header, payload, signature = tokens.make_token().split(".")
+    forged = f"{header}.{payload}.{alter(signature)}"
+    assert_refused(client.get(WHOAMI, headers=bearer(forged)))
+
+
+def test_it_rejects_a_signature_written_in_a_non_canonical_form(client, tokens):
+    # The last character of a 256-byte signature carries 4 bits and 4 unused ones: flipping an
+    # unused bit spells the same signature bytes in a second, non-canonical way.
+    header, payload, signature = tokens.make_token().split(".")
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    last = alphabet.index(signature[-1])
+    twin = signature[:-1] + alphabet[last ^ 1]
+    assert unb64(twin) == unb64(signature)
+    assert_refused(client.get(WHOAMI, headers=bearer(f"{header}.{payload}.{twin}")))
+
+
 def test_it_rejects_an_unsigned_token_with_alg_none(client, tokens, identity_key):
     header = {"alg": "none", "typ": "at+jwt", "kid": identity_key.kid}
     token = unsigned(header, tokens.claims()) + "."
