@@ -18,10 +18,15 @@ $(UV):
 	$(PYTHON) -m pip install --quiet --user uv || $(PYTHON) -m pip install --quiet --break-system-packages --user uv
 
 .venv/.installed: $(UV) pyproject.toml uv.lock libs/*/pyproject.toml services/*/pyproject.toml portal/pyproject.toml
-	$(UV) sync --all-packages --frozen
+	$(UV) sync --all-packages --frozen --compile-bytecode
 	@touch $@
 
+# Every module compiled ahead, ours included (uv compiles the dependencies): where
+# PYTHONDONTWRITEBYTECODE is set, each process (gunicorn worker, import reader, command) would
+# otherwise compile everything it imports when it starts: 1.9 s of CPU for the directory's app
+# instead of 0.7 s. Quick when nothing changed.
 install: .venv/.installed ## install the project and its tools from uv.lock (uv bootstraps itself)
+	@$(UV) run --frozen python -m compileall -q libs services portal bench tests > /dev/null
 
 run: install ## start the platform locally: broker, identity, directory, portal, demo data (Ctrl-C stops)
 	deploy/run.sh
