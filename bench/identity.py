@@ -9,9 +9,9 @@ client-credentials grants, in-process token verifications (tokens seen for the f
 seen again) and the web workers' memory.
 With two cores or more the server is pinned to one core and the load generators to the others,
 so the figures are per server core. gunicorn runs with the deployed settings
-(deploy/gunicorn.conf.py: threaded workers with HTTP keep-alive) and each load thread keeps its
-connection to identity as a client with a pooled session does; --worker-class sync and
---new-connections measure the other cases.
+(deploy/gunicorn.conf.py: threaded workers with HTTP keep-alive), one worker per server core,
+and each load thread keeps its connection to identity as a client with a pooled session does;
+--workers, --worker-class sync and --new-connections measure the other cases.
 """
 
 import argparse
@@ -69,7 +69,9 @@ def options(argv):
     parser.add_argument("--max-requests", type=int, default=6000, help="requests per measure")
     parser.add_argument("--users", type=int, default=240, help="accounts for the login measure")
     parser.add_argument("--threads", type=int, default=8, help="load generator threads")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument(
+        "--workers", type=int, default=None, help="gunicorn workers (default: one per server core)"
+    )
     parser.add_argument(
         "--worker-class", default=None, help="gunicorn worker class (default: the deployed one)"
     )
@@ -327,6 +329,9 @@ def report(rates, rss, server_cores, args, backend, load):
 
 def run(args, database, backend, folder):
     server_cpus, load_cpus = split_cpus()
+    # One threaded worker per core, as gunicorn advises: two worker processes sharing one core
+    # only add switches between them (refresh grants about a fifth dearer, alternating runs).
+    args.workers = args.workers or len(server_cpus)
     load = os.getloadavg()[0]
     port = free_port()
     env = identity_env(port, database, folder, args)

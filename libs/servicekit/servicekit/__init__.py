@@ -1,6 +1,6 @@
 """The ENRS shared kit: what every service gets from one `init_app(app)` call."""
 
-from servicekit import audit, auth, db, errors, health, logs, metrics, requestid
+from servicekit import audit, auth, db, errors, health, logs, metrics, requestid, sessions
 from servicekit.config import env_bool, env_int, env_list, env_secret, env_str
 
 __all__ = ["audit", "auth", "common_config", "db", "errors", "init_app"]
@@ -36,6 +36,7 @@ def init_app(app, token_keys=None):
     app.json.sort_keys = False
     logs.init_app(app)
     requestid.init_app(app)
+    sessions.init_app(app)
     db.init_app(app)
     errors.init_app(app)
     auth.init_app(app, keys=token_keys)
