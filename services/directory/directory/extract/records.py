@@ -234,17 +234,31 @@ _activity_values = itemgetter(*_ACTIVITY_COLUMNS)
 
 def activity_from(f: dict[str, str]) -> Activity:
     """The activity one personne-activité line describes."""
-    values = (*_activity_values(f), organisation_key(f))
+    return _activity(_SEPARATOR.join((*_activity_values(f), organisation_key(f))))
+
+
+# Everyone with the same profession, mode and role at a site has the same activity: built (and
+# hashed) once while in use, like the sites above, and keyed the same way.
+@lru_cache(maxsize=1 << 14)
+def _activity(joined: str) -> Activity:
+    values = joined.split(_SEPARATOR)
     return Activity(*values, fingerprint=fingerprint(values))
 
 
 def _professional(identity: tuple[str, ...], activities, organisations) -> Professional:
     # Sorted so that the fingerprint ignores line order and duplicates collapse.
-    acts = tuple(sorted({a.fingerprint: a for a in activities}.values(), key=_by_fingerprint))
-    orgs = tuple(sorted({o.key: o for o in organisations}.values(), key=_by_key))
+    acts = _distinct(activities, _by_fingerprint)
+    orgs = _distinct(organisations, _by_key)
     professions = tuple(sorted({a.profession_code for a in acts if a.profession_code}))
     own = fingerprint((*identity, *professions, *(a.fingerprint for a in acts)))
     return Professional(*identity, professions, acts, orgs, fingerprint=own)
+
+
+def _distinct(items: list, key) -> tuple:
+    """The items, one per key (the last one), in key order."""
+    if len(items) < 2:  # most professionals work at one place: nothing to collapse or sort
+        return tuple(items)
+    return tuple(sorted({key(item): item for item in items}.values(), key=key))
 
 
 def _by_fingerprint(activity: Activity) -> str:
