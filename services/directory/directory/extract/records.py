@@ -193,10 +193,7 @@ _ORGANISATION_COLUMNS = (
 
 def organisation_from(f: dict[str, str]) -> Organisation | None:
     """The organisation an activity line names, or None for an activity without one."""
-    key = organisation_key(f)
-    if not key:
-        return None
-    return _organisation(_SEPARATOR.join((key, *_organisation_values(f))))
+    return _organisation(_SEPARATOR.join(_organisation_values(f)))
 
 
 _organisation_values = itemgetter(*_ORGANISATION_COLUMNS)
@@ -207,10 +204,14 @@ _organisation_values = itemgetter(*_ORGANISATION_COLUMNS)
 # after thousands of others. 16,384 entries (with the two site caches of the rules) cost about
 # 30 MB more than 4,096 once full, and read a 1M-line file 15 % faster (32,768: +70 MB, +45 %).
 # Keyed by the values joined (they never contain the separator): one string hashes and compares
-# faster than a tuple of 19.
+# faster than a tuple of 18.
 @lru_cache(maxsize=1 << 14)
-def _organisation(joined: str) -> Organisation:
+def _organisation(joined: str) -> Organisation | None:
     values = joined.split(_SEPARATOR)
+    key = organisation_key(dict(zip(_ORGANISATION_COLUMNS, values, strict=True)))
+    if not key:
+        return None
+    values.insert(0, key)
     return Organisation(*values, fingerprint=fingerprint(values))
 
 
