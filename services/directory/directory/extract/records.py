@@ -233,9 +233,11 @@ _ACTIVITY_COLUMNS = (
 _activity_values = itemgetter(*_ACTIVITY_COLUMNS)
 
 
-def activity_from(f: dict[str, str]) -> Activity:
-    """The activity one personne-activité line describes."""
-    return _activity(_SEPARATOR.join((*_activity_values(f), organisation_key(f))))
+def activity_from(f: dict[str, str], key: str | None = None) -> Activity:
+    """The activity one personne-activité line describes (at the organisation `key`, if known)."""
+    if key is None:
+        key = organisation_key(f)
+    return _activity(_SEPARATOR.join((*_activity_values(f), key)))
 
 
 # Everyone with the same profession, mode and role at a site has the same activity: built (and
@@ -251,7 +253,7 @@ def _professional(identity: tuple[str, ...], activities, organisations) -> Profe
     acts = _distinct(activities, _by_fingerprint)
     orgs = _distinct(organisations, _by_key)
     professions = tuple(sorted({a.profession_code for a in acts if a.profession_code}))
-    own = fingerprint((*identity, *professions, *(a.fingerprint for a in acts)))
+    own = fingerprint((*identity, *professions, *map(_by_fingerprint, acts)))
     return Professional(*identity, professions, acts, orgs, fingerprint=own)
 
 
@@ -286,8 +288,15 @@ def professional_from(lines: list[dict[str, str]]) -> Professional:
     """One professional from the (non-empty) list of its lines' fields."""
     national_id, kind, *names = _identity_values(lines[0])
     identity = (national_id, ID_TYPES.get(kind, kind), *names)
-    organisations = [org for org in map(organisation_from, lines) if org is not None]
-    return _professional(identity, [activity_from(line) for line in lines], organisations)
+    activities, organisations = [], []
+    for line in lines:
+        org = organisation_from(line)
+        if org is None:
+            activities.append(activity_from(line, ""))
+        else:  # the organisation knows its key already
+            activities.append(activity_from(line, org.key))
+            organisations.append(org)
+    return _professional(identity, activities, organisations)
 
 
 class ProfessionalRuns:
