@@ -43,7 +43,9 @@ class Rejection:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen, though nothing changes one once it is built: one is built per kept line, and a
+# frozen one costs three times more to build (each field set through object.__setattr__).
+@dataclass(slots=True)
 class Record:
     """A kept line: its number, its fields by declared column name and its warnings."""
 
