@@ -237,14 +237,7 @@ def activity_from(f: dict[str, str], key: str | None = None) -> Activity:
     """The activity one personne-activité line describes (at the organisation `key`, if known)."""
     if key is None:
         key = organisation_key(f)
-    return _activity(_SEPARATOR.join((*_activity_values(f), key)))
-
-
-# Everyone with the same profession, mode and role at a site has the same activity: built (and
-# hashed) once while in use, like the sites above, and keyed the same way.
-@lru_cache(maxsize=1 << 14)
-def _activity(joined: str) -> Activity:
-    values = joined.split(_SEPARATOR)
+    values = (*_activity_values(f), key)
     return Activity(*values, fingerprint=fingerprint(values))
 
 
