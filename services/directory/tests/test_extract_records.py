@@ -12,6 +12,7 @@ from directory.extract import (
     professionals,
     rows,
 )
+from directory.extract.formats import PERSONNE_ACTIVITE_COLUMNS
 from directory.extract.records import Organisation, fingerprint, professional_from
 
 
@@ -83,6 +84,43 @@ def test_it_ignores_spacing_and_unicode_composition_in_fingerprints():
     assert fingerprint(["Lefèvre\t", "Jean-François\u00a0"]) == composed
     assert fingerprint(["Lefèvre", "Jean  François"]) != composed
     assert fingerprint(["Lefèvre Jean-François"]) != composed
+
+
+def activity_line(**named: str) -> dict[str, str]:
+    """The fields of a general practitioner's line, with the given columns set."""
+    fields = dict.fromkeys(PERSONNE_ACTIVITE_COLUMNS, "")
+    fields.update(
+        {
+            "Type d'identifiant PP": "8",
+            "Identifiant PP": "10001045367",
+            "Identification nationale PP": "810001045367",
+            "Nom d'exercice": "Guignard",
+            "Prénom d'exercice": "Éric",
+            "Code profession": "10",
+        }
+    )
+    fields.update(named)
+    return fields
+
+
+def test_it_keeps_the_fingerprints_stored_by_earlier_imports():
+    # Values computed before the reader was made faster: a stored fingerprint that changed
+    # would make every professional look changed at the next import.
+    home = activity_line()
+    cabinet = activity_line(
+        **{"Numéro SIRET site": "85131528300016", "Raison sociale site": "Cabinet du Parc"}
+    )
+
+    alone = professional_from([home])
+    person = professional_from([cabinet, home, cabinet])
+
+    assert alone.fingerprint == "427d87045361cc4221bc065897eb18d7"
+    assert alone.organisations == ()
+    assert person.fingerprint == "b0bf795210c187b579ea2f5c66764f87"
+    assert [a.organisation_key for a in person.activities] == ["", "siret:85131528300016"]
+    assert [(o.key, o.fingerprint) for o in person.organisations] == [
+        ("siret:85131528300016", "1c5a96ef343064fbc896c9fa77841dbc")
+    ]
 
 
 def test_it_merges_the_split_lines_of_a_professional_into_the_contiguous_record(snapshot):

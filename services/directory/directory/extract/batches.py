@@ -94,9 +94,9 @@ def _professionals_adder():
         person = runs.push(fields) if fields is not None else runs.flush()
         if person is not None:
             batch.rows.append(professional_row(person))
-            batch.organisations.extend(
-                organisation_row(org) for org in person.organisations if recent.is_new(org)
-            )
+            for org in person.organisations:
+                if recent.is_new(org):
+                    batch.organisations.append(organisation_row(org))
 
     return add
 

@@ -193,10 +193,7 @@ _ORGANISATION_COLUMNS = (
 
 def organisation_from(f: dict[str, str]) -> Organisation | None:
     """The organisation an activity line names, or None for an activity without one."""
-    key = organisation_key(f)
-    if not key:
-        return None
-    return _organisation(_SEPARATOR.join((key, *_organisation_values(f))))
+    return _organisation(_SEPARATOR.join(_organisation_values(f)))
 
 
 _organisation_values = itemgetter(*_ORGANISATION_COLUMNS)
@@ -207,10 +204,14 @@ _organisation_values = itemgetter(*_ORGANISATION_COLUMNS)
 # after thousands of others. 16,384 entries (with the two site caches of the rules) cost about
 # 30 MB more than 4,096 once full, and read a 1M-line file 15 % faster (32,768: +70 MB, +45 %).
 # Keyed by the values joined (they never contain the separator): one string hashes and compares
-# faster than a tuple of 19.
+# faster than a tuple of 18.
 @lru_cache(maxsize=1 << 14)
-def _organisation(joined: str) -> Organisation:
+def _organisation(joined: str) -> Organisation | None:
     values = joined.split(_SEPARATOR)
+    key = organisation_key(dict(zip(_ORGANISATION_COLUMNS, values, strict=True)))
+    if not key:
+        return None
+    values.insert(0, key)
     return Organisation(*values, fingerprint=fingerprint(values))
 
 
@@ -232,19 +233,28 @@ _ACTIVITY_COLUMNS = (
 _activity_values = itemgetter(*_ACTIVITY_COLUMNS)
 
 
-def activity_from(f: dict[str, str]) -> Activity:
-    """The activity one personne-activité line describes."""
-    values = (*_activity_values(f), organisation_key(f))
+def activity_from(f: dict[str, str], key: str | None = None) -> Activity:
+    """The activity one personne-activité line describes (at the organisation `key`, if known)."""
+    if key is None:
+        key = organisation_key(f)
+    values = (*_activity_values(f), key)
     return Activity(*values, fingerprint=fingerprint(values))
 
 
 def _professional(identity: tuple[str, ...], activities, organisations) -> Professional:
     # Sorted so that the fingerprint ignores line order and duplicates collapse.
-    acts = tuple(sorted({a.fingerprint: a for a in activities}.values(), key=_by_fingerprint))
-    orgs = tuple(sorted({o.key: o for o in organisations}.values(), key=_by_key))
+    acts = _distinct(activities, _by_fingerprint)
+    orgs = _distinct(organisations, _by_key)
     professions = tuple(sorted({a.profession_code for a in acts if a.profession_code}))
-    own = fingerprint((*identity, *professions, *(a.fingerprint for a in acts)))
+    own = fingerprint((*identity, *professions, *map(_by_fingerprint, acts)))
     return Professional(*identity, professions, acts, orgs, fingerprint=own)
+
+
+def _distinct(items: list, key) -> tuple:
+    """The items, one per key (the last one), in key order."""
+    if len(items) < 2:  # most professionals work at one place: nothing to collapse or sort
+        return tuple(items)
+    return tuple(sorted({key(item): item for item in items}.values(), key=key))
 
 
 def _by_fingerprint(activity: Activity) -> str:
@@ -271,8 +281,15 @@ def professional_from(lines: list[dict[str, str]]) -> Professional:
     """One professional from the (non-empty) list of its lines' fields."""
     national_id, kind, *names = _identity_values(lines[0])
     identity = (national_id, ID_TYPES.get(kind, kind), *names)
-    organisations = [org for org in map(organisation_from, lines) if org is not None]
-    return _professional(identity, [activity_from(line) for line in lines], organisations)
+    activities, organisations = [], []
+    for line in lines:
+        org = organisation_from(line)
+        if org is None:
+            activities.append(activity_from(line, ""))
+        else:  # the organisation knows its key already
+            activities.append(activity_from(line, org.key))
+            organisations.append(org)
+    return _professional(identity, activities, organisations)
 
 
 class ProfessionalRuns:

@@ -36,9 +36,8 @@ def encode_professional(person: Professional) -> str:
         person.given_name,
     )
     parts = [_VALUE.join(identity)]
-    parts.extend(
-        _VALUE.join((*_values(activity), activity.fingerprint)) for activity in person.activities
-    )
+    for activity in person.activities:
+        parts.append(_VALUE.join((*_activity_values(activity), activity.fingerprint)))
     return _ACTIVITY.join(parts)
 
 
@@ -85,3 +84,7 @@ def _values(record) -> tuple[str, ...]:
 def _content_of(kind: type):
     """A getter of a record type's fields but its fingerprint, in declaration order."""
     return attrgetter(*(name for name in kind.__slots__ if name != "fingerprint"))
+
+
+# Every activity of every professional is encoded: its getter is looked up once.
+_activity_values = _content_of(Activity)

@@ -63,11 +63,14 @@ _ACTIVITY_ID_COLUMNS = {
 }
 
 
+_activity_mandatory = itemgetter(*PERSONNE_ACTIVITE.mandatory)
+
+
 def activity_issues(fields: dict[str, str], sets: ValueSets) -> list[Issue]:
     """Every issue of one PS_LibreAcces_Personne_activite line."""
-    issues = missing(fields, PERSONNE_ACTIVITE)
-    if issues:
-        return issues
+    if not all(_activity_mandatory(fields)):  # rare: then name each empty one
+        return missing(fields, PERSONNE_ACTIVITE)
+    issues: list[Issue] = []
     found = person_identifier(
         fields["Type d'identifiant PP"],
         fields["Identifiant PP"],
