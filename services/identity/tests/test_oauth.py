@@ -482,6 +482,22 @@ def test_a_disabled_users_refresh_is_refused(gp_flow, db_session, gp):
     assert response.status_code == 400 and response.get_json()["error"] == "invalid_grant"
 
 
+def test_an_authorization_request_looks_its_nonce_up_once(app, gp_flow):
+    engine = db.database(app).engine
+    lookups = []
+
+    def keep(_conn, _cursor, statement, *_args):
+        if statement.lstrip().upper().startswith("SELECT") and "nonce" in statement:
+            lookups.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", keep)
+    try:
+        gp_flow.code()
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", keep)
+    assert len(lookups) == 1
+
+
 def test_a_nonce_cannot_be_used_twice(gp_flow):
     gp_flow.code()
     response = gp_flow.authorize()

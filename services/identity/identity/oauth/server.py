@@ -16,7 +16,7 @@ from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import grants as oidc_grants
 from authlib.oidc.core.util import create_half_hash
-from flask import Request, current_app
+from flask import Request, current_app, g
 from prometheus_client import Counter
 from servicekit import audit, db
 from servicekit.events import emit, event_row
@@ -90,8 +90,15 @@ class OpenIDCode(oidc_grants.OpenIDCode):
     """ID tokens signed RS256 with identity's current key, typ JWT, aud = client_id."""
 
     def exists_nonce(self, nonce, request):
+        # Authlib asks twice per authorization request (consent, then authorization): the
+        # answer is kept for the rest of the HTTP request, which issues one code at most.
         values = {"client_id": request.payload.client_id, "nonce": nonce}
-        return db.session().connection().execute(_NONCE_SEEN, values).first() is not None
+        seen = g.setdefault("oidc_nonces_seen", {})
+        key = (values["client_id"], nonce)
+        if key not in seen:
+            found = db.session().connection().execute(_NONCE_SEEN, values).first()
+            seen[key] = found is not None
+        return seen[key]
 
     def generate_user_info(self, user, scope):
         return user_info(user.user, scope)
