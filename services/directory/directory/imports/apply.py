@@ -6,7 +6,6 @@ together. Deactivation is one anti-join per chunk (stored, active, not staged).
 """
 
 import contextlib
-import functools
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -158,7 +157,7 @@ def write_into_empty(session, batch, counts: Counter, places: dict) -> None:
 
 def _stored_prints(session, keys: list[str]) -> dict[str, tuple]:
     """{key: (id, fingerprint)} of the stored organisations among keys."""
-    query = _among(Organization, "key", "id", "fingerprint")
+    query = staging.among(Organization, "key", "id", "fingerprint")
     found = {}
     for part in _chunks(keys):
         found.update(
@@ -314,7 +313,8 @@ _SYNCED = ("organization_id", "family_search", "given_search")
 
 
 def _stored_roles(session, practitioner_ids: list) -> dict:
-    query = _among(PractitionerRole, "practitioner_id", "id", "fingerprint", "active", *_SYNCED)
+    columns = ("id", "fingerprint", "active", *_SYNCED)
+    query = staging.among(PractitionerRole, "practitioner_id", *columns)
     roles = {}
     for part in _chunks(practitioner_ids):
         for role in session.execute(query, {"keys": part}):
@@ -340,20 +340,11 @@ KNOWN_ORGANIZATIONS = 50_000
 
 
 def _ids_by(session, key_column, id_column, keys: list[str]) -> dict:
-    query = _among(key_column.class_, key_column.key, id_column.key)
+    query = staging.among(key_column.class_, key_column.key, id_column.key)
     found = {}
     for part in _chunks(keys):
         found.update((key, id_) for key, id_ in session.execute(query, {"keys": part}))
     return found
-
-
-@functools.lru_cache(maxsize=16)
-def _among(model, key: str, *names: str):
-    """SELECT key, *names FROM model WHERE key IN :keys, built once: a query of literal values
-    is built and compiled again each time, which costs more than running it."""
-    column = getattr(model, key)
-    query = sa.select(column, *(getattr(model, name) for name in names))
-    return query.where(column.in_(sa.bindparam("keys", expanding=True)))
 
 
 def _link_mailboxes(session, rows: list[dict], places: dict) -> None:

@@ -76,33 +76,45 @@ def _upsert_marked(session, run_id: int, entity: str, rows: list[StagedRow]) -> 
 
 def _unchanged_keys(session, entity: str, rows: list[StagedRow]) -> set[str]:
     model, key_name = STORED[entity]
-    key = getattr(model, key_name)
     if not rows or session.execute(sa.select(model.id).limit(1)).first() is None:
         return set()  # a first import: nothing to compare with
     prints = {row[0]: row[1] for row in rows}
     keys = list(prints)
+    # `active` is tested here, not in SQL: there SQLite would rather walk the index on active.
+    query = among(model, key_name, "fingerprint", "active")
     same = set()
     for start in range(0, len(keys), SELECT_CHUNK):
-        # `active` is tested here, not in SQL: there SQLite would rather walk the index on active.
-        query = sa.select(key, model.fingerprint, model.active)
-        query = query.where(key.in_(keys[start : start + SELECT_CHUNK]))
         same.update(
             stored
-            for stored, print_, active in session.execute(query)
+            for stored, print_, active in session.execute(
+                query, {"keys": keys[start : start + SELECT_CHUNK]}
+            )
             if active and prints[stored] == print_
         )
     return same
 
 
+_STAGING = ImportStaging.__table__
+_STAGED = sa.select(_STAGING.c.key, _STAGING.c.data).where(
+    _STAGING.c.run_id == sa.bindparam("run_id"),
+    _STAGING.c.entity == sa.bindparam("entity"),
+    _STAGING.c.key.in_(sa.bindparam("keys", expanding=True)),
+)
+
+
 def _staged(session, run_id: int, entity: str, keys: list[str]):
-    table = ImportStaging.__table__
     for start in range(0, len(keys), SELECT_CHUNK):
-        query = sa.select(table.c.key, table.c.data).where(
-            table.c.run_id == run_id,
-            table.c.entity == entity,
-            table.c.key.in_(keys[start : start + SELECT_CHUNK]),
-        )
-        yield from session.execute(query)
+        values = {"run_id": run_id, "entity": entity, "keys": keys[start : start + SELECT_CHUNK]}
+        yield from session.execute(_STAGED, values)
+
+
+@lru_cache(maxsize=16)
+def among(model, key: str, *names: str):
+    """SELECT key, *names FROM model WHERE key IN :keys, built once: a query of literal values
+    is built and compiled again each time, which costs more than running it."""
+    column = getattr(model, key)
+    query = sa.select(column, *(getattr(model, name) for name in names))
+    return query.where(column.in_(sa.bindparam("keys", expanding=True)))
 
 
 def upsert(session, rows: list[tuple]) -> None:
