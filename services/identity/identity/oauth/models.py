@@ -136,10 +136,24 @@ class AuthorizationCode(Base, AuthorizationCodeMixin):
         return self.expires_at <= (now or utcnow())
 
 
+FROM_A_CODE = sa.text("code_id IS NOT NULL")
+
+
+def _issued_from_a_code(name):
+    """An index of the tokens issued by a code exchange, looked up when a code is replayed.
+
+    Tokens issued by a refresh have no code: left out of the index, a refresh grant writes two
+    pages fewer (of about twenty). A lookup by code_id = value implies the condition, so both
+    databases use it.
+    """
+    return sa.Index(name, "code_id", postgresql_where=FROM_A_CODE, sqlite_where=FROM_A_CODE)
+
+
 class RefreshToken(Base, TokenMixin):
     """One link of a rotation chain; the chain (family) dies as a whole on reuse or logout."""
 
     __tablename__ = "oauth_refresh_tokens"
+    __table_args__ = (_issued_from_a_code("ix_oauth_refresh_tokens_code_id"),)
 
     id: so.Mapped[intpk]
     token_hash: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
@@ -147,7 +161,7 @@ class RefreshToken(Base, TokenMixin):
     parent_id: so.Mapped[int | None] = so.mapped_column(
         sa.ForeignKey("oauth_refresh_tokens.id", ondelete="SET NULL")
     )
-    code_id: so.Mapped[int | None] = so.mapped_column(sa.BigInteger, index=True)
+    code_id: so.Mapped[int | None] = so.mapped_column(sa.BigInteger)
     client_id: so.Mapped[str] = so.mapped_column(sa.String(100))
     user_id: so.Mapped[uuid.UUID] = so.mapped_column(sa.Uuid, index=True)
     sid: so.Mapped[str] = so.mapped_column(sa.String(64), index=True)
@@ -179,6 +193,7 @@ class IssuedAccessToken(Base, TokenMixin):
     """What identity remembers of an access token it signed: enough to revoke it."""
 
     __tablename__ = "oauth_access_tokens"
+    __table_args__ = (_issued_from_a_code("ix_oauth_access_tokens_code_id"),)
 
     id: so.Mapped[intpk]
     jti: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
@@ -186,7 +201,7 @@ class IssuedAccessToken(Base, TokenMixin):
     user_id: so.Mapped[uuid.UUID | None] = so.mapped_column(sa.Uuid)
     sid: so.Mapped[str | None] = so.mapped_column(sa.String(64), index=True)
     family_id: so.Mapped[uuid.UUID | None] = so.mapped_column(sa.Uuid, index=True)
-    code_id: so.Mapped[int | None] = so.mapped_column(sa.BigInteger, index=True)
+    code_id: so.Mapped[int | None] = so.mapped_column(sa.BigInteger)
     scope: so.Mapped[str] = so.mapped_column(sa.Text, default="")
     issued_at: so.Mapped[created]
     expires_at: so.Mapped[dt.datetime] = so.mapped_column(UTCDateTime)
