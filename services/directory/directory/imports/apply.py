@@ -145,7 +145,7 @@ def write_into_empty(session, batch, counts: Counter, places: dict) -> None:
     ]
     _write(session, ORGANIZATIONS, records, counts, places, announce=False)
     merged = staging.merged_professionals(batch.rows)
-    stored = _ids_by(session, Practitioner.national_id, Practitioner.id, list(merged))
+    stored = _ids_by(session, Practitioner, "national_id", list(merged))
     records = [
         (decode_professional(key, data, print_), None)
         for key, print_, data in merged.values()
@@ -328,7 +328,7 @@ def _organization_ids(session, keys: set[str], known: dict) -> dict[str, uuid.UU
     Each chunk names mostly organisations an earlier chunk looked up already.
     """
     wanted = [key for key in keys if key and key not in known]
-    found = _ids_by(session, Organization.key, Organization.id, wanted)
+    found = _ids_by(session, Organization, "key", wanted)
     if len(known) + len(found) > KNOWN_ORGANIZATIONS:
         known.clear()
     known.update(found)
@@ -339,8 +339,9 @@ def _organization_ids(session, keys: set[str], known: dict) -> dict[str, uuid.UU
 KNOWN_ORGANIZATIONS = 50_000
 
 
-def _ids_by(session, key_column, id_column, keys: list[str]) -> dict:
-    query = staging.among(key_column.class_, key_column.key, id_column.key)
+def _ids_by(session, model, key: str, keys: list[str]) -> dict:
+    """{key: id} of the stored rows of model among keys."""
+    query = staging.among(model, key, "id")
     found = {}
     for part in _chunks(keys):
         found.update((key, id_) for key, id_ in session.execute(query, {"keys": part}))
@@ -349,7 +350,7 @@ def _ids_by(session, key_column, id_column, keys: list[str]) -> dict:
 
 def _link_mailboxes(session, rows: list[dict], places: dict) -> None:
     owners = {row["owner_national_id"] for row in rows if row["owner_national_id"]}
-    people = _ids_by(session, Practitioner.national_id, Practitioner.id, sorted(owners))
+    people = _ids_by(session, Practitioner, "national_id", sorted(owners))
     structures = {row["structure_id"]: entities.structure_key(row["structure_id"]) for row in rows}
     organizations = _organization_ids(session, {key for key in structures.values() if key}, places)
     for row in rows:
