@@ -203,3 +203,58 @@ def test_a_file_cut_mid_line_fails_before_anything_is_written(
 
     assert db_session.scalar(sa.select(sa.func.count()).select_from(Practitioner)) == 0
     assert emitted(db_session) == []
+
+
+def site_renamed_at_the_end(extract, path):
+    """The extract with its last line moved to the first line's site under another name: the
+    site comes again, changed, in a batch far from its first."""
+    header, *lines = extract.path.read_bytes().splitlines(keepends=True)
+    columns = header.decode().rstrip("\n").split("|")
+    site = [columns.index(name) for name in ORGANISATION_COLUMNS]
+    first = lines[0].split(b"|")
+    assert first[columns.index("Numéro FINESS site")] or first[columns.index("Numéro SIRET site")]
+    last = lines[-1].split(b"|")
+    for index in site:
+        last[index] = first[index]
+    last[columns.index("Raison sociale site")] = "Centre hospitalier renommé".encode()
+    path.write_bytes(header + b"".join(lines[:-1]) + b"|".join(last))
+    return path
+
+
+ORGANISATION_COLUMNS = (
+    "Numéro FINESS site",
+    "Numéro FINESS établissement juridique",
+    "Numéro SIRET site",
+    "Numéro SIREN site",
+    "Identifiant technique de la structure",
+    "Raison sociale site",
+)
+
+
+def last_event_of_each_organisation(session) -> dict:
+    found = {}
+    for event in emitted(session):
+        if event.type.startswith("fr.enrs.directory.organization."):
+            found[event.data["key"]] = (event.data["name"], event.data["active"])
+    return found
+
+
+def test_a_site_sent_again_changed_ends_in_its_last_content_as_when_staged(
+    app, extract, db_session, direct, monkeypatch, tmp_path
+):
+    renamed = site_renamed_at_the_end(extract, tmp_path / "renamed.txt")
+    _, changes = import_file(app, renamed)
+    written = stored(db_session)
+    events = last_event_of_each_organisation(db_session)
+    names = dict(db_session.execute(sa.select(Organization.key, Organization.name)).all())
+
+    assert "Centre hospitalier renommé" in names.values()
+    assert events == {key: (name, True) for key, name in names.items()}
+    assert changes["organization.updated"] == 1  # created under its first name, then renamed
+
+    emptied(db_session)
+    staged_instead(monkeypatch)
+    _, staged_changes = import_file(app, renamed)
+    assert stored(db_session)["organizations"] == written["organizations"]
+    assert last_event_of_each_organisation(db_session) == events
+    assert staged_changes["organization.created"] == changes["organization.created"]

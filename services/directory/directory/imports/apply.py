@@ -131,10 +131,12 @@ def write_into_empty(session, batch, counts: Counter, places: dict) -> None:
     """Write one batch read by a first import straight into the directory, without staging.
 
     What an import into an empty directory would apply is what it reads: each organisation and
-    professional is created with its event. A key met again within the run (a professional whose
-    lines straddle two parts of the file, a site sent again) is merged into the row written
-    earlier, as staging would have merged it before the row was created: no event, the created
-    one already carries the same identity.
+    professional is created with its event. A professional met again within the run (its lines
+    straddle two parts of the file) is merged into the row written earlier, as staging would
+    have merged it before the row was created: no event, the created one already carries the
+    same identity. A site sent again changed is rewritten with an updated event: its created
+    event, perhaps relayed already, carries its first content, and consumers must end with the
+    last one, as staging ends them.
     """
     organisations = {row[0]: row for row in batch.organisations}
     stored = _stored_prints(session, list(organisations))
@@ -143,7 +145,7 @@ def write_into_empty(session, batch, counts: Counter, places: dict) -> None:
         for key, print_, data in organisations.values()
         if stored.get(key, (None, None))[1] != print_  # a site sent again unchanged: as it is
     ]
-    _write(session, ORGANIZATIONS, records, counts, places, announce=False)
+    _write(session, ORGANIZATIONS, records, counts, places)
     merged = staging.merged_professionals(batch.rows)
     stored = _ids_by(session, Practitioner, "national_id", list(merged))
     records = [
