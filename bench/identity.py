@@ -16,8 +16,10 @@ and each load thread keeps its connection to identity as a client with a pooled 
 
 import argparse
 import concurrent.futures
+import json
 import os
 import secrets
+import subprocess
 import sys
 import tempfile
 import threading
@@ -41,6 +43,13 @@ TARGETS = {
     "verifications_warm": 10_000,
 }
 RSS_TARGET_MB = 150
+# The cryptography each request cannot do without: a login verifies a password and signs an
+# access token and an ID token; a refresh or client-credentials grant signs an access token.
+NEEDED_CRYPTOGRAPHY = {
+    "logins": {"argon2id": 1, "rs256": 2},
+    "refresh": {"rs256": 1},
+    "client_credentials": {"rs256": 1},
+}
 PASSWORD = "banc-d-essai-mot-de-passe"
 REDIRECT_PATH = "/auth/callback"
 GUNICORN_CONFIG = Path(__file__).resolve().parent.parent / "deploy" / "gunicorn.conf.py"
@@ -301,7 +310,26 @@ def _verify_loop(name, verifier, tokens, seconds, max_count):
     return Rate(name, done, 0, elapsed, cpu)
 
 
-def report(rates, rss, server_cores, args, backend, load):
+def measure_cryptography():
+    """This core's cost of the cryptography that requests need (bench/cryptography_cost.py)."""
+    script = Path(__file__).resolve().parent / "cryptography_cost.py"
+    answer = subprocess.run(
+        [sys.executable, "-P", str(script)], capture_output=True, text=True, check=True
+    )
+    return json.loads(answer.stdout)
+
+
+def averaged(before, after):
+    """The cryptography's costs measured before and after the loads, averaged; both are kept
+    ("drift"): a machine whose speed changed meanwhile shows it."""
+    figures = dict(after)
+    for name in ("argon2id_ms", "rs256_ms"):
+        figures[name] = (before[name] + after[name]) / 2
+        figures[name + "_drift"] = (before[name], after[name])
+    return figures
+
+
+def report(rates, rss, server_cores, args, backend, load, cryptography):
     print()
     workers = f"{args.worker_class} workers" if args.worker_class else "workers as deployed"
     connections = "a new connection each" if args.new_connections else "kept connections"
@@ -321,10 +349,31 @@ def report(rates, rss, server_cores, args, backend, load):
         busy = f"{rate.cpu_seconds / rate.seconds:.0%}" if rate.seconds else "-"
         print(f"{rate.name:<19}{rate.done:>6}{rate.per_second:>9.1f}{busy:>6}{per_core:>10.1f}"
               f"{keycloak or '-':>10}{ratio:>7}{target:>8} {verdict}")  # fmt: skip
+    report_cryptography(rates, cryptography)
     worst = max(rss) if rss else 0.0
     verdict = "ok" if worst <= RSS_TARGET_MB else "above"
     sizes = ", ".join(f"{size:.0f}" for size in rss)
     print(f"web worker RSS: {sizes} MB (target <= {RSS_TARGET_MB} MB per worker) {verdict}")
+
+
+def report_cryptography(rates, cryptography):
+    """What share of each request's server CPU went to the cryptography it needs, and the most
+    requests per CPU-second this core could serve if nothing else cost anything."""
+    print()
+    argon2id, rs256 = cryptography["argon2id_ms_drift"], cryptography["rs256_ms_drift"]
+    print(f"this core, one at a time, before / after the loads: Argon2id verification "
+          f"{argon2id[0]:.1f} / {argon2id[1]:.1f} ms ({cryptography['argon2id_parameters']}), "
+          f"RS256 signature {rs256[0]:.2f} / {rs256[1]:.2f} ms "
+          f"({cryptography['rsa_bits']}-bit key); their means below")  # fmt: skip
+    print(f"{'measure':<19}{'server ms':>10}{'crypto ms':>10}{'share':>7}{'ceiling/s':>11}")
+    for rate in rates:
+        needed = NEEDED_CRYPTOGRAPHY.get(rate.name)
+        if not needed or not rate.per_cpu_second:
+            continue
+        server = 1000 / rate.per_cpu_second
+        crypto = sum(cryptography[name + "_ms"] * count for name, count in needed.items())
+        print(f"{rate.name:<19}{server:>10.2f}{crypto:>10.2f}{crypto / server:>7.0%}"
+              f"{1000 / crypto:>11.0f}")  # fmt: skip
 
 
 def run(args, database, backend, folder):
@@ -337,6 +386,7 @@ def run(args, database, backend, folder):
     env = identity_env(port, database, folder, args)
     connections = Connections(reuse=not args.new_connections)
     # The workers are those of the configuration the environment names (deployed, or as asked).
+    before = measure_cryptography()
     with ServiceProcess("identity", env, port, args.workers, threads=None) as identity:
         pin(identity.process.pid, server_cpus)
         os.sched_setaffinity(0, load_cpus)
@@ -352,7 +402,8 @@ def run(args, database, backend, folder):
             *measure_verifications(identity, admin, args.seconds),
         ]
         rss = worker_rss_mb(identity.process.pid)
-    report(rates, rss, len(server_cpus), args, backend, load)
+    cryptography = averaged(before, measure_cryptography())
+    report(rates, rss, len(server_cpus), args, backend, load, cryptography)
 
 
 def main(argv):
