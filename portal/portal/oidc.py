@@ -2,10 +2,13 @@
 
 import datetime as dt
 import logging
+import os
+import threading
 
 import requests
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.flask_client import OAuth
+from authlib.integrations.requests_client import OAuth2Session
 from flask import current_app, session
 from servicekit import auth as kit_auth
 from servicekit.models import utcnow
@@ -19,6 +22,7 @@ SCOPES = "openid profile email offline_access roles"
 # Refresh a little before expiry so that a call never leaves with a token about to lapse.
 REFRESH_MARGIN = dt.timedelta(seconds=30)
 PROFILE_CLAIMS = ("name", "given_name", "family_name", "preferred_username", "email")
+TOKEN_TIMEOUT = 10
 
 
 class LoginRequired(Exception):
@@ -77,13 +81,58 @@ def current_login():
     return getattr(session, "login", None)
 
 
+class _TokenSessions(threading.local):
+    """One OAuth 2 session per thread for identity's token endpoint, kept between refreshes.
+
+    Authlib's Flask client makes a session per token request, so a TCP connection to identity
+    for every refresh (each user's every few minutes); this one keeps its connection open while
+    identity does (HTTP keep-alive), as the calls to the services do (backends.http_session).
+    """
+
+    session = None
+    client_key = None
+
+
+_token_sessions = _TokenSessions()
+
+
+def _forget_token_sessions():
+    # A forked worker must not share its parent's sockets.
+    global _token_sessions
+    _token_sessions = _TokenSessions()
+
+
+os.register_at_fork(after_in_child=_forget_token_sessions)
+
+
+def token_session():
+    """This thread's session for identity's token endpoint, authenticated as the portal."""
+    registered = client()
+    key = (registered.client_id, registered.client_secret)
+    if _token_sessions.session is None or _token_sessions.client_key != key:
+        _token_sessions.session = OAuth2Session(
+            registered.client_id, registered.client_secret, default_timeout=TOKEN_TIMEOUT
+        )
+        _token_sessions.client_key = key
+    return _token_sessions.session
+
+
+def _fetch_refreshed(refresh_token):
+    token_endpoint = client().load_server_metadata()["token_endpoint"]
+    oauth = token_session()
+    try:
+        return oauth.fetch_token(
+            token_endpoint, grant_type="refresh_token", refresh_token=refresh_token
+        )
+    finally:
+        oauth.token = None  # the session serves every user of its thread: it keeps no tokens
+
+
 def _refresh(login):
     if not login.refresh_token:
         raise LoginRequired
     try:
-        token = client().fetch_access_token(
-            grant_type="refresh_token", refresh_token=login.refresh_token
-        )
+        token = _fetch_refreshed(login.refresh_token)
         refreshed = login_from_token(token, previous=login)
     except requests.RequestException as exc:
         log.warning("token refresh failed", extra={"error": type(exc).__name__})
@@ -115,6 +164,10 @@ def init_app(app):
         client_id=app.config["PORTAL_OIDC_CLIENT_ID"],
         client_secret=app.config["PORTAL_OIDC_CLIENT_SECRET"],
         server_metadata_url=f"{issuer}/.well-known/openid-configuration",
-        client_kwargs={"scope": SCOPES, "code_challenge_method": "S256", "timeout": 10},
+        client_kwargs={
+            "scope": SCOPES,
+            "code_challenge_method": "S256",
+            "timeout": TOKEN_TIMEOUT,
+        },
     )
     app.extensions[EXTENSION] = oauth

@@ -73,6 +73,7 @@ class FakeIssuer(LoopbackServer):
     def reset(self):
         """Forget the requests seen and the answers prepared by the previous test."""
         self.token_requests = []
+        self.token_connections = []  # the client (host, port) each token request came from
         self.api_requests = []
         self.token_answer = None  # callable(form) -> (status, body)
         # "METHOD /path" -> (status, body); identity's API as the contract describes it
@@ -122,6 +123,9 @@ class FakeIssuer(LoopbackServer):
         issuer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
+            # Connections stay open between requests, as identity's do (HTTP keep-alive).
+            protocol_version = "HTTP/1.1"
+
             def _answer(self, status, body):
                 data = json.dumps(body).encode()
                 self.send_response(status)
@@ -174,6 +178,7 @@ class FakeIssuer(LoopbackServer):
                 form = dict(urllib.parse.parse_qsl(self.rfile.read(length).decode()))
                 form["authorization"] = self.headers.get("Authorization", "")
                 issuer.token_requests.append(form)
+                issuer.token_connections.append(self.client_address)
                 if self.path != "/token" or issuer.token_answer is None:
                     return self._answer(400, {"error": "invalid_request"})
                 return self._answer(*issuer.token_answer(form))

@@ -164,6 +164,33 @@ def test_it_refreshes_an_expired_access_token_and_keeps_the_rotated_refresh_toke
     assert stored == b"rotated-refresh-token"
 
 
+def test_refreshes_go_to_identity_over_the_connection_kept_from_the_last_one(
+    client, personas, issuer
+):
+    personas.login(client, "gp-1", ["clinician"], expires_in=5)
+    rotations = iter(range(1, 100))
+    issuer.token_answer = lambda form: (
+        200,
+        {
+            "access_token": issuer.tokens.make_token(sub="gp-1", roles=["clinician"]),
+            "token_type": "Bearer",
+            "expires_in": 5,  # within the refresh margin: every page refreshes again
+            "refresh_token": f"rotated-{next(rotations)}",
+        },
+    )
+    issuer.token_connections.clear()
+    for _ in range(3):
+        assert client.get("/profil").status_code == 200
+
+    assert len(issuer.token_connections) == 3
+    assert len(set(issuer.token_connections)) == 1
+    assert [form["refresh_token"] for form in issuer.token_requests[-2:]] == [
+        "rotated-1",
+        "rotated-2",
+    ]
+    assert "Basic " in issuer.token_requests[-1]["authorization"]
+
+
 def test_it_sends_the_user_back_to_login_when_the_refresh_token_is_refused(
     client, personas, issuer
 ):
