@@ -1,8 +1,6 @@
 """Calls from the portal to the services, with the logged-in user's access token."""
 
 import logging
-import os
-import threading
 
 import requests
 from flask import current_app
@@ -12,6 +10,7 @@ from servicekit.requestid import HEADER as REQUEST_ID_HEADER
 from servicekit.requestid import current_request_id
 
 from portal import oidc
+from portal.perthread import PerThread
 
 log = logging.getLogger(__name__)
 
@@ -51,39 +50,27 @@ class ApiError(Exception):
         return sorted(fields) if isinstance(fields, dict) else []
 
 
-class _Sessions(threading.local):
-    """One pooled HTTP session per thread: a thread's calls to a service reuse its connection
-    (the services keep connections alive, decision 33) rather than connect for every call."""
-
-    session = None
-
-
-_sessions = _Sessions()
-
-
-def _forget_sessions():
-    # A forked worker must not share its parent's sockets.
-    global _sessions
-    _sessions = _Sessions()
-
-
-os.register_at_fork(after_in_child=_forget_sessions)
-
-
 # A kept connection the service closed as it went idle fails the request sent on it: a read
 # (GET) is sent again once on a new connection; a write, never (it may have been applied).
 _RETRY = Retry(total=1, connect=1, read=1, status=0, allowed_methods=frozenset({"GET", "HEAD"}))
 
 
+def _pooled_session(_key):
+    session = requests.Session()
+    adapter = HTTPAdapter(max_retries=_RETRY)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+# A thread's calls to a service reuse its connection (the services keep connections alive,
+# decision 33) rather than connect for every call.
+_sessions = PerThread(_pooled_session)
+
+
 def http_session():
     """This thread's pooled session."""
-    if _sessions.session is None:
-        session = requests.Session()
-        adapter = HTTPAdapter(max_retries=_RETRY)
-        session.mount("http://", adapter)
-        session.mount("https://", adapter)
-        _sessions.session = session
-    return _sessions.session
+    return _sessions.get()
 
 
 def _send(method, url, token, json, params, files=None, data=None):

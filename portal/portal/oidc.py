@@ -2,8 +2,6 @@
 
 import datetime as dt
 import logging
-import os
-import threading
 
 import requests
 from authlib.integrations.base_client import OAuthError
@@ -13,6 +11,7 @@ from flask import current_app, session
 from servicekit import auth as kit_auth
 from servicekit.models import utcnow
 
+from portal.perthread import PerThread
 from portal.sessions import Login
 
 log = logging.getLogger(__name__)
@@ -81,40 +80,21 @@ def current_login():
     return getattr(session, "login", None)
 
 
-class _TokenSessions(threading.local):
-    """One OAuth 2 session per thread for identity's token endpoint, kept between refreshes.
-
-    Authlib's Flask client makes a session per token request, so a TCP connection to identity
-    for every refresh (each user's every few minutes); this one keeps its connection open while
-    identity does (HTTP keep-alive), as the calls to the services do (backends.http_session).
-    """
-
-    session = None
-    client_key = None
+def _token_session_for(client_key):
+    client_id, client_secret = client_key
+    return OAuth2Session(client_id, client_secret, default_timeout=TOKEN_TIMEOUT)
 
 
-_token_sessions = _TokenSessions()
-
-
-def _forget_token_sessions():
-    # A forked worker must not share its parent's sockets.
-    global _token_sessions
-    _token_sessions = _TokenSessions()
-
-
-os.register_at_fork(after_in_child=_forget_token_sessions)
+# Authlib's Flask client makes a session per token request, so a TCP connection to identity for
+# every refresh (each user's every few minutes); these keep their connection open while identity
+# does (HTTP keep-alive), as the calls to the services do (backends.http_session).
+_token_sessions = PerThread(_token_session_for)
 
 
 def token_session():
     """This thread's session for identity's token endpoint, authenticated as the portal."""
     registered = client()
-    key = (registered.client_id, registered.client_secret)
-    if _token_sessions.session is None or _token_sessions.client_key != key:
-        _token_sessions.session = OAuth2Session(
-            registered.client_id, registered.client_secret, default_timeout=TOKEN_TIMEOUT
-        )
-        _token_sessions.client_key = key
-    return _token_sessions.session
+    return _token_sessions.get((registered.client_id, registered.client_secret))
 
 
 def _fetch_refreshed(refresh_token):
