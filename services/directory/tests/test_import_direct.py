@@ -5,7 +5,7 @@ import datetime as dt
 
 import pytest
 import sqlalchemy as sa
-from directory.extract import generate
+from directory.extract import generate, records
 from directory.imports import ImportFailed, apply, jobs, run_import, runner, staging
 from directory.models import (
     Base,
@@ -210,7 +210,7 @@ def site_renamed_at_the_end(extract, path):
     site comes again, changed, in a batch far from its first."""
     header, *lines = extract.path.read_bytes().splitlines(keepends=True)
     columns = header.decode().rstrip("\n").split("|")
-    site = [columns.index(name) for name in ORGANISATION_COLUMNS]
+    site = [columns.index(name) for name in records.ORGANISATION_COLUMNS]
     first = lines[0].split(b"|")
     assert first[columns.index("Numéro FINESS site")] or first[columns.index("Numéro SIRET site")]
     last = lines[-1].split(b"|")
@@ -219,16 +219,6 @@ def site_renamed_at_the_end(extract, path):
     last[columns.index("Raison sociale site")] = "Centre hospitalier renommé".encode()
     path.write_bytes(header + b"".join(lines[:-1]) + b"|".join(last))
     return path
-
-
-ORGANISATION_COLUMNS = (
-    "Numéro FINESS site",
-    "Numéro FINESS établissement juridique",
-    "Numéro SIRET site",
-    "Numéro SIREN site",
-    "Identifiant technique de la structure",
-    "Raison sociale site",
-)
 
 
 def last_event_of_each_organisation(session) -> dict:

@@ -169,7 +169,8 @@ def organisation_key(f: dict[str, str]) -> str:
     return ""
 
 
-_ORGANISATION_COLUMNS = (
+# The personne-activité columns that describe an activity's site (its organisation).
+ORGANISATION_COLUMNS = (
     "Numéro FINESS site",
     "Numéro FINESS établissement juridique",
     "Numéro SIRET site",
@@ -196,7 +197,7 @@ def organisation_from(f: dict[str, str]) -> Organisation | None:
     return _organisation(_SEPARATOR.join(_organisation_values(f)))
 
 
-_organisation_values = itemgetter(*_ORGANISATION_COLUMNS)
+_organisation_values = itemgetter(*ORGANISATION_COLUMNS)
 
 
 # A site appears on the line of every professional working there: a bounded cache builds
@@ -208,7 +209,7 @@ _organisation_values = itemgetter(*_ORGANISATION_COLUMNS)
 @lru_cache(maxsize=1 << 14)
 def _organisation(joined: str) -> Organisation | None:
     values = joined.split(_SEPARATOR)
-    key = organisation_key(dict(zip(_ORGANISATION_COLUMNS, values, strict=True)))
+    key = organisation_key(dict(zip(ORGANISATION_COLUMNS, values, strict=True)))
     if not key:
         return None
     values.insert(0, key)
