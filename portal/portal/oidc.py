@@ -11,6 +11,7 @@ from flask import current_app, session
 from servicekit import auth as kit_auth
 from servicekit.models import utcnow
 
+from portal import sessions
 from portal.perthread import PerThread
 from portal.sessions import Login
 
@@ -108,19 +109,37 @@ def _fetch_refreshed(refresh_token):
         oauth.token = None  # the session serves every user of its thread: it keeps no tokens
 
 
-def _refresh(login):
+def _refreshed(login):
+    """The Login identity's refresh of `login` gives (LoginRequired / IdentityUnreachable)."""
     if not login.refresh_token:
         raise LoginRequired
     try:
         token = _fetch_refreshed(login.refresh_token)
-        refreshed = login_from_token(token, previous=login)
+        return login_from_token(token, previous=login)
     except requests.RequestException as exc:
         log.warning("token refresh failed", extra={"error": type(exc).__name__})
         raise IdentityUnreachable from exc
     except (OAuthError, kit_auth.InvalidToken, KeyError) as exc:
         log.info("token refresh refused", extra={"error": type(exc).__name__})
         raise LoginRequired from exc
-    # Identity rotates refresh tokens: the new one replaces the old, used one.
+
+
+def _refresh(login):
+    """Refresh the session's tokens, one request of the browser at a time (sessions.refreshing):
+    a request that waited uses the tokens the one before it stored."""
+    if session.key is None:  # not stored yet: no other request can hold it
+        refreshed = _refreshed(login)
+    else:
+        with sessions.refreshing(current_app, session.key) as (stored, store):
+            if stored is None:
+                raise LoginRequired  # ended meanwhile (a back-channel logout)
+            if stored.refresh_token != login.refresh_token:
+                refreshed = stored  # refreshed by another request meanwhile
+            else:
+                # Identity rotates refresh tokens: the new one replaces the old, used one.
+                refreshed = _refreshed(stored)
+                store(refreshed)
+                refreshed.changed = False  # stored already
     session.login = refreshed
     return refreshed
 

@@ -5,6 +5,7 @@ back-channel logout ends the browser's session on its next request.
 """
 
 import base64
+import contextlib
 import datetime as dt
 import hashlib
 import secrets
@@ -128,6 +129,32 @@ def end_sessions_of(session, sid=None, sub=None):
 def purge_expired(session):
     """Delete the sessions whose time is up."""
     session.execute(sa.delete(PortalSession).where(PortalSession.expires_at <= utcnow()))
+
+
+@contextlib.contextmanager
+def refreshing(app, key):
+    """The Login stored now for the browser session `key` (None once the session has ended),
+    and a function that stores another one; the session's row stays locked meanwhile.
+
+    Identity's refresh tokens are good once. Two requests of one browser refreshing at the same
+    moment (a page and its searches as the user types, two tabs, two web workers) would both
+    present the same one, and identity takes the second for a stolen token's reuse and ends the
+    login. Locked, the second waits for the first and finds the tokens it stored.
+    """
+    cipher = app.extensions["portal.token_cipher"]
+    with db.sessions(app) as dbs:
+        # The UPDATE takes the lock: the row's on PostgreSQL, the database's write lock on
+        # SQLite (a SELECT ... FOR UPDATE would lock nothing there); both until the commit.
+        touched = dbs.execute(
+            sa.update(PortalSession)
+            .where(PortalSession.key_hash == hash_key(key))
+            .values(last_seen_at=utcnow())
+        )
+        row = dbs.get(PortalSession, hash_key(key)) if touched.rowcount else None
+        if row is None:
+            yield None, None
+            return
+        yield _login_from_row(row, cipher), lambda login: write_login(row, login, cipher)
 
 
 class DatabaseSessionInterface(SessionInterface):

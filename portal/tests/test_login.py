@@ -1,15 +1,19 @@
 """Login through identity (authorization code + PKCE), the callback, refresh and logout."""
 
 import base64
+import contextlib
 import hashlib
+import threading
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import sqlalchemy as sa
 from portal.models import PortalSession
-from portal.sessions import token_cipher
+from portal.sessions import COOKIE_NAME, token_cipher
 from servicekit import db
 from servicekit.testing import free_port
+
+from portal import sessions
 
 
 def _follow_to_authorize(client, path="/"):
@@ -189,6 +193,60 @@ def test_refreshes_go_to_identity_over_the_connection_kept_from_the_last_one(
         "rotated-2",
     ]
     assert "Basic " in issuer.token_requests[-1]["authorization"]
+
+
+def test_two_requests_of_a_browser_refreshing_at_once_present_the_refresh_token_once(
+    app, client, personas, issuer, monkeypatch
+):
+    """The second waits for the first and uses the tokens it stored: presented twice, the
+    refresh token would be taken by identity for a stolen one and the login ended."""
+    login = personas.login(client, "gp-1", ["clinician"], expires_in=5)
+    other_tab = app.test_client()
+    other_tab.set_cookie(COOKIE_NAME, client.get_cookie(COOKIE_NAME).value, domain="localhost")
+    first_at_identity, let_it_answer = threading.Event(), threading.Event()
+    both_refreshing = threading.Barrier(2, timeout=10)
+
+    def answer(form):
+        first_at_identity.set()
+        let_it_answer.wait(timeout=10)
+        return 200, {
+            "access_token": issuer.tokens.make_token(sub="gp-1", roles=["clinician"]),
+            "token_type": "Bearer",
+            "expires_in": 300,
+            "refresh_token": "rotated-once",
+        }
+
+    issuer.token_answer = answer
+    original = sessions.refreshing
+
+    @contextlib.contextmanager
+    def arriving(*args):
+        both_refreshing.wait()  # each request reached the lock with the tokens it read
+        with original(*args) as locked:
+            yield locked
+
+    monkeypatch.setattr(sessions, "refreshing", arriving)
+    issuer.token_requests.clear()
+    statuses = {}
+
+    def open_profile(name, browser):
+        statuses[name] = browser.get("/profil").status_code
+
+    first = threading.Thread(target=open_profile, args=("first", client))
+    second = threading.Thread(target=open_profile, args=("second", other_tab))
+    first.start()
+    second.start()
+    assert first_at_identity.wait(timeout=10)
+    let_it_answer.set()
+    first.join(timeout=20)
+    second.join(timeout=20)
+
+    assert statuses == {"first": 200, "second": 200}
+    assert [form["refresh_token"] for form in issuer.token_requests] == [login.refresh_token]
+    with db.sessions(app) as session:
+        row = session.scalar(sa.select(PortalSession).where(PortalSession.sub == "gp-1"))
+        stored = token_cipher(app.config["SECRET_KEY"]).decrypt(row.refresh_token.encode())
+    assert stored == b"rotated-once"
 
 
 def test_it_sends_the_user_back_to_login_when_the_refresh_token_is_refused(
