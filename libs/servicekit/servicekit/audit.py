@@ -1,19 +1,19 @@
 """The append-only audit log: every access to patient data and every admin action."""
 
+from servicekit import bulk
 from servicekit.models import AuditEntry, utcnow
 from servicekit.requestid import current_request_id
-
-# The table, not the mapped class: an audit row is never read back in the request that writes
-# it, so a Core INSERT skips the unit of work (no object tracked until the flush at commit).
-_INSERT = AuditEntry.__table__.insert()
 
 
 def record(
     session, actor, action, patient=None, purpose="care", outcome="ok", target=None, details=None
 ):
-    """Write an audit entry in the caller's transaction: it commits or rolls back with it."""
-    _table, values = entry(actor, action, patient, purpose, outcome, target, details)
-    session.connection().execute(_INSERT, values)
+    """Write an audit entry in the caller's transaction: it commits or rolls back with it.
+
+    An INSERT of the table, not an object of the mapped class: an audit row is never read back
+    in the request that writes it, so no object is tracked until the flush at commit.
+    """
+    bulk.insert_one(session, *entry(actor, action, patient, purpose, outcome, target, details))
 
 
 def entry(actor, action, patient=None, purpose="care", outcome="ok", target=None, details=None):

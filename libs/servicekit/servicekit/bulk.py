@@ -20,6 +20,21 @@ def insert_many(session, table: sa.Table, rows: list[dict]) -> None:
         _execute_many(session, table, tuple(rows[0]), rows, by_id=False)
 
 
+def insert_one(session, table: sa.Table, values: dict) -> None:
+    """INSERT one row, in the session's transaction: the SQL insert_many would send, for one
+    row (about half the cost of a Core INSERT, which builds its parameters anew each time)."""
+    connection = session.connection()
+    prepared = _prepared(connection.dialect, table, tuple(values), False)
+    if prepared is None:
+        connection.execute(_core_statement(table, False), values)
+        return
+    sql, order, conversions = prepared
+    row = list(itemgetter(*order)(values))
+    for index, process in conversions:
+        row[index] = process(row[index])
+    connection.exec_driver_sql(sql, tuple(row))
+
+
 def update_many(session, table: sa.Table, rows: list[dict]) -> None:
     """UPDATE rows by primary key `id`; each row names its `id` and the same columns."""
     if rows:

@@ -38,8 +38,7 @@ def insert_rows(session, rows: list[tuple[sa.Table, dict]], guard=None) -> bool:
         if not _run_guard(session, guard):
             return False
         for table, values in rows:
-            # At the driver, SQL built once per table and columns: half of Core's cost per row.
-            bulk.insert_many(session, table, [values])
+            bulk.insert_one(session, table, values)
         return True
     result = connection.execute(statement, {**guard_values, **_row_parameters(rows)})
     return guard is None or result.rowcount == 1

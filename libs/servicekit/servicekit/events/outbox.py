@@ -20,12 +20,12 @@ def _source():
 def emit(session, type, subject, data, key=None):
     """Queue an event: an outbox row written in session's transaction, sent after commit.
 
-    A Core INSERT on the session's connection: the row commits or rolls back with the business
-    write, and no ORM object is tracked (a flush of one cost more than the rest of the event).
-    Rows written by `emit` and `emit_many` are numbered in the order of the calls.
+    An INSERT on the session's connection (servicekit.bulk's): the row commits or rolls back
+    with the business write, and no ORM object is tracked (a flush of one cost more than the
+    rest of the event). Rows written by `emit` and `emit_many` are numbered in the order of the
+    calls.
     """
-    _table, row = event_row(type, subject, data, key)
-    session.connection().execute(_INSERT, row)
+    bulk.insert_one(session, *event_row(type, subject, data, key))
 
 
 def event_row(type, subject, data, key=None):
@@ -129,6 +129,3 @@ def _shared(type) -> dict:
         "created_at": utcnow(),
         "attempts": 0,
     }
-
-
-_INSERT = sa.insert(OutboxEvent.__table__)
