@@ -23,6 +23,10 @@ SCOPES = "openid profile email offline_access roles"
 REFRESH_MARGIN = dt.timedelta(seconds=30)
 PROFILE_CLAIMS = ("name", "given_name", "family_name", "preferred_username", "email")
 TOKEN_TIMEOUT = 10
+# A refresh holds its browser session's row locked (sessions.refreshing): on SQLite the whole
+# database's write lock, which other requests wait for at most 5 s (servicekit.db's busy
+# timeout). A refresh gives up before that, and the user sees identity is not answering.
+REFRESH_TIMEOUT = 4
 
 
 class LoginRequired(Exception):
@@ -83,7 +87,7 @@ def current_login():
 
 def _token_session_for(client_key):
     client_id, client_secret = client_key
-    return OAuth2Session(client_id, client_secret, default_timeout=TOKEN_TIMEOUT)
+    return OAuth2Session(client_id, client_secret, default_timeout=REFRESH_TIMEOUT)
 
 
 # Authlib's Flask client makes a session per token request, so a TCP connection to identity for
