@@ -482,6 +482,46 @@ def test_a_disabled_users_refresh_is_refused(gp_flow, db_session, gp):
     assert response.status_code == 400 and response.get_json()["error"] == "invalid_grant"
 
 
+def test_revoking_a_users_tokens_revokes_every_one_refreshed_ones_too(gp_flow, db_session, gp):
+    first, second = gp_flow.tokens(), Flow(gp_flow.client).tokens()
+    second = gp_flow.refresh(second["refresh_token"]).get_json()
+    user_id = uuid.UUID(gp.id)
+
+    issuing.revoke_user_tokens(db_session, user_id)
+    db_session.commit()
+
+    for model in (RefreshToken, IssuedAccessToken):
+        rows = db_session.scalars(sa.select(model).where(model.user_id == user_id)).all()
+        assert len(rows) == 3 and all(row.revoked_at is not None for row in rows)
+    for refresh_token in (first["refresh_token"], second["refresh_token"]):
+        assert gp_flow.refresh(refresh_token).status_code == 400
+
+
+def test_revoking_a_users_tokens_reads_no_whole_token_table(app, gp_flow, db_session, gp):
+    if db_session.get_bind().dialect.name != "sqlite":
+        pytest.skip("reads SQLite's query plans (PostgreSQL's planner scans a table this small)")
+    gp_flow.tokens()
+    engine = db.database(app).engine
+    updates = []
+
+    def keep(_conn, _cursor, statement, parameters, *_args):
+        if statement.lstrip().upper().startswith("UPDATE"):
+            updates.append((statement, parameters))
+
+    sa.event.listen(engine, "before_cursor_execute", keep)
+    try:
+        issuing.revoke_user_tokens(db_session, uuid.UUID(gp.id))
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", keep)
+    tables = {re.match(r"\s*UPDATE (\w+)", statement).group(1) for statement, _ in updates}
+    assert tables == {"oauth_refresh_tokens", "oauth_access_tokens"}
+    for statement, parameters in updates:
+        explained = "EXPLAIN QUERY PLAN " + statement
+        steps = [row[-1] for row in db_session.connection().exec_driver_sql(explained, parameters)]
+        assert not [step for step in steps if step.startswith("SCAN oauth_")], steps
+    db_session.rollback()
+
+
 def test_an_authorization_request_looks_its_nonce_up_once(app, gp_flow):
     engine = db.database(app).engine
     lookups = []

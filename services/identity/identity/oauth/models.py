@@ -4,6 +4,7 @@ Codes and refresh tokens are stored as SHA-256 hashes: they are long random stri
 is enough and a database leak does not hand out live credentials.
 """
 
+import dataclasses
 import datetime as dt
 import hashlib
 import hmac
@@ -149,29 +150,8 @@ def _issued_from_a_code(name):
     return sa.Index(name, "code_id", postgresql_where=FROM_A_CODE, sqlite_where=FROM_A_CODE)
 
 
-class RefreshToken(Base, TokenMixin):
-    """One link of a rotation chain; the chain (family) dies as a whole on reuse or logout."""
-
-    __tablename__ = "oauth_refresh_tokens"
-    __table_args__ = (_issued_from_a_code("ix_oauth_refresh_tokens_code_id"),)
-
-    id: so.Mapped[intpk]
-    token_hash: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
-    family_id: so.Mapped[uuid.UUID] = so.mapped_column(sa.Uuid, index=True)
-    parent_id: so.Mapped[int | None] = so.mapped_column(
-        sa.ForeignKey("oauth_refresh_tokens.id", ondelete="SET NULL")
-    )
-    code_id: so.Mapped[int | None] = so.mapped_column(sa.BigInteger)
-    client_id: so.Mapped[str] = so.mapped_column(sa.String(100))
-    user_id: so.Mapped[uuid.UUID] = so.mapped_column(sa.Uuid, index=True)
-    sid: so.Mapped[str] = so.mapped_column(sa.String(64), index=True)
-    scope: so.Mapped[str] = so.mapped_column(sa.Text, default="")
-    acr: so.Mapped[str] = so.mapped_column(sa.String(50))
-    auth_time: so.Mapped[dt.datetime] = so.mapped_column(UTCDateTime)
-    created_at: so.Mapped[created]
-    expires_at: so.Mapped[dt.datetime] = so.mapped_column(UTCDateTime)
-    used_at: so.Mapped[dt.datetime | None] = so.mapped_column(UTCDateTime)
-    revoked_at: so.Mapped[dt.datetime | None] = so.mapped_column(UTCDateTime)
+class RefreshTokenTerms(TokenMixin):
+    """What Authlib asks of a refresh token, for the mapped row and its plain copy alike."""
 
     def check_client(self, client):
         return hmac.compare_digest(self.client_id, client.get_client_id())
@@ -187,6 +167,50 @@ class RefreshToken(Base, TokenMixin):
 
     def is_revoked(self):
         return self.revoked_at is not None
+
+
+class RefreshToken(Base, RefreshTokenTerms):
+    """One link of a rotation chain; the chain (family) dies as a whole on reuse or logout."""
+
+    __tablename__ = "oauth_refresh_tokens"
+    __table_args__ = (_issued_from_a_code("ix_oauth_refresh_tokens_code_id"),)
+
+    id: so.Mapped[intpk]
+    token_hash: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
+    family_id: so.Mapped[uuid.UUID] = so.mapped_column(sa.Uuid, index=True)
+    parent_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("oauth_refresh_tokens.id", ondelete="SET NULL")
+    )
+    code_id: so.Mapped[int | None] = so.mapped_column(sa.BigInteger)
+    client_id: so.Mapped[str] = so.mapped_column(sa.String(100))
+    # Not indexed: a user's tokens are found through the user's sign-in sessions (sid).
+    user_id: so.Mapped[uuid.UUID] = so.mapped_column(sa.Uuid)
+    sid: so.Mapped[str] = so.mapped_column(sa.String(64), index=True)
+    scope: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    acr: so.Mapped[str] = so.mapped_column(sa.String(50))
+    auth_time: so.Mapped[dt.datetime] = so.mapped_column(UTCDateTime)
+    created_at: so.Mapped[created]
+    expires_at: so.Mapped[dt.datetime] = so.mapped_column(UTCDateTime)
+    used_at: so.Mapped[dt.datetime | None] = so.mapped_column(UTCDateTime)
+    revoked_at: so.Mapped[dt.datetime | None] = so.mapped_column(UTCDateTime)
+
+
+@dataclasses.dataclass(frozen=True)
+class PresentedRefreshToken(RefreshTokenTerms):
+    """A refresh token's row as a refresh grant reads it: a plain copy, never written back
+    (building a mapped object for it cost more than the query that read it)."""
+
+    id: int
+    family_id: uuid.UUID
+    client_id: str
+    user_id: uuid.UUID
+    sid: str
+    scope: str
+    acr: str
+    auth_time: dt.datetime
+    created_at: dt.datetime
+    expires_at: dt.datetime
+    revoked_at: dt.datetime | None
 
 
 class IssuedAccessToken(Base, TokenMixin):

@@ -4,9 +4,11 @@ No implicit and no password grant are registered, so Authlib answers unsupported
 unsupported_response_type for them.
 """
 
+import dataclasses
 import datetime as dt
 import logging
 import time
+import uuid
 
 import sqlalchemy as sa
 from authlib.integrations.flask_oauth2 import AuthorizationServer
@@ -24,7 +26,13 @@ from servicekit.models import utcnow
 
 from identity.models import LoginSession, User
 from identity.oauth import tokens
-from identity.oauth.models import AuthorizationCode, OAuthClient, RefreshToken, token_hash
+from identity.oauth.models import (
+    AuthorizationCode,
+    OAuthClient,
+    PresentedRefreshToken,
+    RefreshToken,
+    token_hash,
+)
 
 log = logging.getLogger(__name__)
 
@@ -183,11 +191,25 @@ def _lapse_reason(expires_at, last_seen_at, now):
     return "idle" if now - last_seen_at >= idle else None
 
 
+@dataclasses.dataclass(frozen=True)
+class TokenOwner:
+    """What a refresh grant reads of the account it issues tokens for (never its password)."""
+
+    id: uuid.UUID
+    username: str
+    given_name: str
+    family_name: str
+    email: str | None
+    rpps: str | None
+    roles: list[str]
+
+
 _TOKENS = RefreshToken.__table__
 _OWNERS = User.__table__
 _LOGINS = LoginSession.__table__
-# What a refresh needs of the token's user and sign-in session (never the password hash).
-_OWNER_COLUMNS = ("id", "username", "given_name", "family_name", "email", "rpps", "roles")
+# What a refresh needs of the token, its user and its sign-in session.
+_TOKEN_COLUMNS = tuple(field.name for field in dataclasses.fields(PresentedRefreshToken))
+_OWNER_COLUMNS = tuple(field.name for field in dataclasses.fields(TokenOwner))
 _LOGIN_COLUMNS = ("id", "ended_at", "expires_at", "last_seen_at")
 
 
@@ -196,11 +218,11 @@ def _prefixed(table, names, prefix):
 
 
 # One Core round trip for the token, its user and its sign-in session: loading them as three
-# ORM objects cost more than the query. The token and its user come back as unattached
-# objects, never written through the session; the grant's writes are Core statements.
+# ORM objects cost more than the query. The token and its user come back as plain copies,
+# never written through the session; the grant's writes are Core statements.
 _REFRESH_LOOKUP = (
     sa.select(
-        *_prefixed(_TOKENS, _TOKENS.c.keys(), "token_"),
+        *_prefixed(_TOKENS, _TOKEN_COLUMNS, "token_"),
         *_prefixed(_OWNERS, (*_OWNER_COLUMNS, "disabled"), "owner_"),
         *_prefixed(_LOGINS, _LOGIN_COLUMNS, "login_"),
     )
@@ -232,14 +254,14 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         found = session.connection().execute(_REFRESH_LOOKUP, values).first()
         if found is None:
             return None
-        row = RefreshToken(**_unprefixed(found, "token_", _TOKENS.c.keys()))
+        row = PresentedRefreshToken(**_unprefixed(found, "token_", _TOKEN_COLUMNS))
         if not row.check_client(self.request.client):
             return None
         if row.is_revoked() or row.is_expired():
             return None
         if found.owner_id is None or found.owner_disabled:
             raise InvalidGrantError("The account is disabled.")
-        user = User(**_unprefixed(found, "owner_", _OWNER_COLUMNS))
+        user = TokenOwner(**_unprefixed(found, "owner_", _OWNER_COLUMNS))
         self._check_login_session(session, found, row.sid)
         # Marked used by save_token, in the statement that writes its successor.
         self._owner = user
