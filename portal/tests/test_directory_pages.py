@@ -270,6 +270,16 @@ def test_it_lets_the_directory_combine_profession_name_and_place(gp, directory_s
     assert (query["_offset"], query["_count"]) == (["0"], ["20"])
 
 
+def test_it_offers_every_profession_the_directory_knows_as_a_filter(gp, directory_service):
+    page = gp.get("/annuaire").get_data(as_text=True)
+    for code, label in [("10", "Médecin"), ("21", "Pharmacien"), ("50", "Sage-Femme")]:
+        assert f'<option value="p-{code}">{label}</option>' in page
+    directory_service.answers["GET /fhir/PractitionerRole"] = (200, bundle([]))
+    gp.get("/annuaire?filtre=p-21&lieu=35238")
+    query = directory_service.calls("GET", "/fhir/PractitionerRole")[-1]["query"]
+    assert query["role"] == ["21"]
+
+
 def test_it_searches_activities_for_a_name_in_a_city(gp, directory_service):
     answer = bundle([NEUROLOGY], includes=[LEFEVRE, CHU])
     directory_service.answers["GET /fhir/PractitionerRole"] = (200, answer)

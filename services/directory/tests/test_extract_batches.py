@@ -22,13 +22,16 @@ BROKEN = {5: "column-count", 9: "bad-rpps", 14: "invalid-utf8", 20: "empty-name"
 def extract(tmp_path_factory):
     """400 lines with broken ones, and its MSSanté file."""
     folder = tmp_path_factory.mktemp("batches")
-    return generate(
+    generated = generate(
         folder / "PS_LibreAcces_Personne_activite.txt",
         400,
         seed=11,
         broken=BROKEN,
         mssante_path=folder / "Extraction_Correspondance_MSSante.txt",
     )
+    with open(generated.mssante_path, "a", encoding="utf-8") as mailboxes:
+        mailboxes.write("PER|une-ligne-tronquee|\n")  # a rejected line in the last batch
+    return generated
 
 
 @pytest.fixture
@@ -51,7 +54,8 @@ def test_one_child_sends_the_batches_read_in_process(extract, kind):
 
     assert by_child == as_lists(extract_batches.read(path, kind, 60))
     assert len(by_child) > 3
-    assert by_child[-1][3]["lines"] > 0 and by_child[0][2]  # counts, and the rejected lines
+    assert by_child[-1][3]["lines"] > 0  # the counts travel with the batches,
+    assert any(problems for _rows, _organisations, problems, _stats in by_child)  # the rejections
 
 
 def merged_by_key(batches):

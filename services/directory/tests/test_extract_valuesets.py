@@ -6,12 +6,14 @@ from pathlib import Path
 import pytest
 from directory.extract.valuesets import DATA_DIR, load_value_sets, read_value_set
 
-SHIPPED = (
+FROM_SHARED_DATA = (
     "JDV_J107_EnsembleSavoirFaire_RASS.xml",
     "JDV_ProfessionPersonnelActivite_CISIS.xml",
     "JDV_J245_Civilite_CISIS.xml",
     "JDV_J100_FinessStatutJuridique_RASS.xml",
 )
+# The G15 professions of JDV_J01, which the shared data folder does not hold.
+SHIPPED = (*FROM_SHARED_DATA, "JDV_J01_XdsAuthorSpecialty_CISIS_G15.xml")
 
 
 def test_it_loads_the_savoir_faire_the_platform_relies_on():
@@ -29,7 +31,11 @@ def test_it_keys_professions_the_way_the_extract_writes_them():
 
     assert professions["10"] == "Médecin"
     assert professions["60"] == "Infirmier"
-    assert "G15_10" not in professions
+    assert professions["21"] == "Pharmacien"
+    assert professions["40"] == "Chirurgien-Dentiste"
+    assert professions["50"] == "Sage-Femme"
+    assert professions["93"] == "Psychologue"  # from the activity value set only
+    assert not [code for code in professions if code.startswith("G15") or "/" in code]
 
 
 def test_it_loads_civilites_and_legal_statuses():
@@ -58,5 +64,5 @@ def test_it_ships_the_same_files_as_the_shared_data_folder():
     if not shared.is_dir():
         pytest.skip("the shared data folder is not beside the repository")
 
-    for name in SHIPPED:
+    for name in FROM_SHARED_DATA:
         assert (DATA_DIR / name).read_bytes() == (shared / name).read_bytes(), name

@@ -49,10 +49,6 @@ PROFILES = (
     Profile("21", "", 8, ("pharmacy", "pharmacy", "hospital"), "CNOP/CNOP/CNOP", "pharmacien"),
     Profile("91", "", 3, ("cabinet",), "ARS/ARS/ARS", "orthophoniste", False),
 )
-# The shipped profession value set is a subset of G15 that lacks pharmacists: the label is
-# written here, and such lines carry an "unknown code" warning until the full set is loaded.
-EXTRA_PROFESSION_LABELS = {"21": "Pharmacien"}
-
 _MODES = {"hospital": "S|Salarié", "clinic": "S|Salarié", "pharmacy": "L|Libéral"}
 
 
@@ -83,8 +79,7 @@ class Person:
 
 
 def _label(sets: ValueSets, profile: Profile) -> tuple[str, str]:
-    profession = sets.professions.get(profile.profession)
-    profession = profession or EXTRA_PROFESSION_LABELS[profile.profession]
+    profession = sets.professions[profile.profession]
     specialty = (
         _SUFFIX.sub("", sets.savoir_faire[profile.savoir_faire]) if profile.savoir_faire else ""
     )

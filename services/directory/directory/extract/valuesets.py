@@ -9,6 +9,10 @@ DATA_DIR = Path(__file__).parent / "data"
 
 SAVOIR_FAIRE_FILE = "JDV_J107_EnsembleSavoirFaire_RASS.xml"
 PROFESSION_FILE = "JDV_ProfessionPersonnelActivite_CISIS.xml"
+# JDV_ProfessionPersonnelActivite lists seven of the G15 health professions: pharmacists,
+# dentists, midwives and the others the national extract carries come from JDV_J01's G15
+# concepts (its professions, without their specialties).
+G15_PROFESSION_FILE = "JDV_J01_XdsAuthorSpecialty_CISIS_G15.xml"
 CIVILITE_FILE = "JDV_J245_Civilite_CISIS.xml"
 STATUT_JURIDIQUE_FILE = "JDV_J100_FinessStatutJuridique_RASS.xml"
 
@@ -43,10 +47,16 @@ def profession_codes(concepts: dict[str, str]) -> dict[str, str]:
 
 
 def load_value_sets(directory: Path | str = DATA_DIR) -> ValueSets:
-    """Load the four value sets from a folder holding the official NOS files."""
+    """Load the four value sets from a folder holding the official NOS files (professions from
+    two of them)."""
     folder = Path(directory)
     return ValueSets(
-        professions=profession_codes(read_value_set(folder / PROFESSION_FILE)),
+        professions=profession_codes(
+            {
+                **read_value_set(folder / PROFESSION_FILE),
+                **read_value_set(folder / G15_PROFESSION_FILE),
+            }
+        ),
         savoir_faire=read_value_set(folder / SAVOIR_FAIRE_FILE),
         civilites=read_value_set(folder / CIVILITE_FILE),
         statuts_juridiques=read_value_set(folder / STATUT_JURIDIQUE_FILE),
