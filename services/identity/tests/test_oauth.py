@@ -497,10 +497,24 @@ def test_revoking_a_users_tokens_revokes_every_one_refreshed_ones_too(gp_flow, d
         assert gp_flow.refresh(refresh_token).status_code == 400
 
 
-def test_revoking_a_users_tokens_reads_no_whole_token_table(app, gp_flow, db_session, gp):
+def _revoke_user(db_session, gp, token):
+    issuing.revoke_user_tokens(db_session, uuid.UUID(gp.id))
+
+
+def _revoke_family(db_session, gp, token):
+    issuing.revoke_family(db_session, token.family_id)
+
+
+def _revoke_code(db_session, gp, token):
+    issuing.revoke_code_tokens(db_session, token.code_id)
+
+
+@pytest.mark.parametrize("revoke", [_revoke_user, _revoke_family, _revoke_code])
+def test_a_revocation_reads_no_whole_token_table(app, gp_flow, db_session, gp, revoke):
     if db_session.get_bind().dialect.name != "sqlite":
         pytest.skip("reads SQLite's query plans (PostgreSQL's planner scans a table this small)")
     gp_flow.tokens()
+    token = db_session.scalars(sa.select(RefreshToken)).one()
     engine = db.database(app).engine
     updates = []
 
@@ -510,7 +524,7 @@ def test_revoking_a_users_tokens_reads_no_whole_token_table(app, gp_flow, db_ses
 
     sa.event.listen(engine, "before_cursor_execute", keep)
     try:
-        issuing.revoke_user_tokens(db_session, uuid.UUID(gp.id))
+        revoke(db_session, gp, token)
     finally:
         sa.event.remove(engine, "before_cursor_execute", keep)
     tables = {re.match(r"\s*UPDATE (\w+)", statement).group(1) for statement, _ in updates}
@@ -519,6 +533,7 @@ def test_revoking_a_users_tokens_reads_no_whole_token_table(app, gp_flow, db_ses
         explained = "EXPLAIN QUERY PLAN " + statement
         steps = [row[-1] for row in db_session.connection().exec_driver_sql(explained, parameters)]
         assert not [step for step in steps if step.startswith("SCAN oauth_")], steps
+    assert db_session.scalars(sa.select(RefreshToken.revoked_at)).one() is not None
     db_session.rollback()
 
 
