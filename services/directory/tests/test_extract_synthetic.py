@@ -54,6 +54,16 @@ def test_it_uses_official_codes_and_labels_for_specialties(region_lines):
     assert all(savoir_faire[code].startswith(label) for code, label in used.items())
 
 
+def test_it_draws_the_professions_of_the_region_with_their_official_labels(region_lines):
+    professions = load_value_sets().professions
+    used = {f["Code profession"]: f["Libellé profession"] for f in region_lines}
+
+    assert set(used) == {"10", "21", "40", "50", "60", "70", "91"}
+    assert all(professions[code] == label for code, label in used.items())
+    midwives = [f for f in region_lines if f["Code profession"] == "50"]
+    assert midwives and not any(f["Code civilité d'exercice"] for f in midwives)
+
+
 def test_it_places_organisations_in_real_communes(region_lines):
     real = {(insee, postcode, name) for insee, postcode, name in COMMUNES}
     places = {

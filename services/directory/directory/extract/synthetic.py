@@ -47,6 +47,8 @@ PROFILES = (
     Profile("60", "", 35, ("hospital", "hospital", "cabinet"), "ONI/ONI/ONI", "infirmier", False),
     Profile("70", "", 10, ("cabinet",), "CNOMK/CNOMK/CNOMK", "kine", False),
     Profile("21", "", 8, ("pharmacy", "pharmacy", "hospital"), "CNOP/CNOP/CNOP", "pharmacien"),
+    Profile("40", "", 4, ("cabinet", "cabinet", "hospital"), "CNOCD/CNOCD/CNOCD", "dentiste"),
+    Profile("50", "", 2, ("hospital", "cabinet"), "CNOSF/CNOSF/CNOSF", "sagefemme", False),
     Profile("91", "", 3, ("cabinet",), "ARS/ARS/ARS", "orthophoniste", False),
 )
 _MODES = {"hospital": "S|Salarié", "clinic": "S|Salarié", "pharmacy": "L|Libéral"}
