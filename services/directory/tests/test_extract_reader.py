@@ -138,13 +138,19 @@ def gp_line(rpps: str, family: str, profession: str = "10", savoir_faire: str = 
     return "|".join(values.values()) + "|\n"
 
 
+def read_one_line(tmp_path, line: str):
+    """The reader and the one item of an extract holding `line` under the current header."""
+    path = tmp_path / "one.txt"
+    path.write_text("|".join(PERSONNE_ACTIVITE_COLUMNS) + "|\n" + line, encoding="utf-8")
+    reader, [item] = read_all(path)
+    return reader, item
+
+
 @pytest.mark.parametrize("profession", ["10", "21", "40", "50", "60", "86"])
 def test_it_knows_every_health_profession_of_the_national_extract(tmp_path, profession):
     line = gp_line("10001045367", "Guignard", profession, savoir_faire="")
-    path = tmp_path / "one.txt"
-    path.write_text("|".join(PERSONNE_ACTIVITE_COLUMNS) + "|\n" + line, encoding="utf-8")
 
-    reader, [item] = read_all(path)
+    reader, item = read_one_line(tmp_path, line)
 
     assert item.fields["Code profession"] == profession
     assert (reader.stats.records, reader.stats.warned) == (1, 0)
@@ -152,10 +158,8 @@ def test_it_knows_every_health_profession_of_the_national_extract(tmp_path, prof
 
 def test_it_warns_on_a_profession_code_of_no_value_set(tmp_path):
     line = gp_line("10001045367", "Guignard", "99", savoir_faire="")
-    path = tmp_path / "one.txt"
-    path.write_text("|".join(PERSONNE_ACTIVITE_COLUMNS) + "|\n" + line, encoding="utf-8")
 
-    reader, [item] = read_all(path)
+    reader, item = read_one_line(tmp_path, line)
 
     assert (reader.stats.records, reader.stats.warned) == (1, 1)
     assert "code profession inconnu du jeu de valeurs : 99" in [w.reason for w in item.warnings]

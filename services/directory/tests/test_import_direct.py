@@ -100,14 +100,20 @@ def staged_instead(monkeypatch):
     monkeypatch.setattr(runner, "DIRECT_MIN_BYTES", 1 << 62)
 
 
+def imported_again_staged(app, session, monkeypatch, path) -> dict:
+    """The changes of importing path again into an emptied directory, staged this time."""
+    emptied(session)
+    staged_instead(monkeypatch)
+    _, changes = import_file(app, path)
+    return changes
+
+
 def test_a_first_import_written_as_read_stores_what_a_staged_one_stores(
     app, extract, db_session, direct, monkeypatch
 ):
     _, changes = import_file(app, extract.path)
     written = stored(db_session)
-    emptied(db_session)
-    staged_instead(monkeypatch)
-    _, staged_changes = import_file(app, extract.path)
+    staged_changes = imported_again_staged(app, db_session, monkeypatch, extract.path)
 
     assert written == stored(db_session)
     assert changes == staged_changes
@@ -145,9 +151,7 @@ def test_a_professional_whose_lines_come_apart_is_written_once_whole(
     apart = scattered(extract, tmp_path / "apart.txt")
     _, changes = import_file(app, apart)
     written = stored(db_session)
-    emptied(db_session)
-    staged_instead(monkeypatch)
-    _, staged_changes = import_file(app, apart)
+    staged_changes = imported_again_staged(app, db_session, monkeypatch, apart)
 
     assert written == stored(db_session)
     assert changes == staged_changes
@@ -242,9 +246,7 @@ def test_a_site_sent_again_changed_ends_in_its_last_content_as_when_staged(
     assert events == {key: (name, True) for key, name in names.items()}
     assert changes["organization.updated"] == 1  # created under its first name, then renamed
 
-    emptied(db_session)
-    staged_instead(monkeypatch)
-    _, staged_changes = import_file(app, renamed)
+    staged_changes = imported_again_staged(app, db_session, monkeypatch, renamed)
     assert stored(db_session)["organizations"] == written["organizations"]
     assert last_event_of_each_organisation(db_session) == events
     assert staged_changes["organization.created"] == changes["organization.created"]
