@@ -401,7 +401,8 @@ class Client:
         self._token, self._made = None, 0.0
 
     def get(self, path, params):
-        if time.monotonic() - self._made > 240:
+        # Checked for None too: the monotonic clock counts from boot, which may be minutes ago.
+        if self._token is None or time.monotonic() - self._made > 240:
             self._token = self.tokens.make_token(roles=["clinician"])
             self._made = time.monotonic()
         target = path + "?" + urllib.parse.urlencode(params, doseq=True)
