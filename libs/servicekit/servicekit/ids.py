@@ -41,19 +41,36 @@ os.register_at_fork(after_in_child=_reseed)
 
 def uuid7() -> uuid.UUID:
     """A new UUID version 7, greater than every one this process made before."""
+    return uuid7s(1)[0]
+
+
+def uuid7s(count: int) -> list[uuid.UUID]:
+    """`count` new UUIDs version 7, in increasing order, greater than every one made before.
+
+    A bulk write needs one per row: drawn together they cost a third of as many single draws
+    (one clock read, one lock, one random seed; the counter counts up through the batch).
+    """
+    if count <= 0:
+        return []
+    ms, first = _reserve(count)
+    base = (ms << 80) | _VERSION | _VARIANT
+    return [
+        uuid.UUID(int=base | ((counter >> 62) << 64) | (counter & _LOW))
+        for counter in range(first, first + count)
+    ]
+
+
+def _reserve(count: int) -> tuple[int, int]:
+    """(milliseconds, first counter) of `count` consecutive values after the last ones."""
     global _last
     now = time.time_ns() // 1_000_000
     with _lock:
         last_ms, last_counter = _last
         if now > last_ms:
-            ms, counter = now, _random.getrandbits(_SEED_BITS)
+            ms, first = now, _random.getrandbits(_SEED_BITS)
         else:  # same millisecond, or the clock went back: count up from the last one
-            ms, counter = last_ms, last_counter + 1
-            if counter >= _COUNTER_LIMIT:
-                ms, counter = ms + 1, 0
-        _last = (ms, counter)
-    return uuid.UUID(int=_compose(ms, counter))
-
-
-def _compose(ms: int, counter: int) -> int:
-    return (ms << 80) | _VERSION | ((counter >> 62) << 64) | _VARIANT | (counter & _LOW)
+            ms, first = last_ms, last_counter + 1
+        if first + count > _COUNTER_LIMIT:  # the counter would overflow: the next millisecond
+            ms, first = ms + 1, 0
+        _last = (ms, first + count - 1)
+    return ms, first

@@ -66,3 +66,25 @@ def test_forked_processes_do_not_repeat_each_others_uuid7s(monkeypatch):
 
     assert made[0] != made[1]
     assert ids.uuid7().bytes not in made
+
+
+def test_a_batch_of_uuid7s_grows_and_follows_the_values_made_before():
+    single = ids.uuid7()
+    batch = ids.uuid7s(5_000)
+    after = ids.uuid7()
+
+    assert len(batch) == 5_000 == len(set(batch))
+    assert [single, *batch, after] == sorted([single, *batch, after])
+    assert {value.version for value in batch} == {7}
+    assert {value.variant for value in batch} == {uuid.RFC_4122}
+    assert ids.uuid7s(0) == []
+
+
+def test_a_batch_that_would_fill_the_counter_starts_in_the_next_millisecond(monkeypatch):
+    now = time.time_ns() // 1_000_000
+    monkeypatch.setattr(ids, "_last", (now + 10, ids._COUNTER_LIMIT - 3))
+
+    batch = ids.uuid7s(10)
+
+    assert {value.int >> 80 for value in batch} == {now + 11}
+    assert batch == sorted(batch) and len(set(batch)) == 10

@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from directory.imports import apply, entities
 from directory.imports.apply import insert_rows, update_rows
 from directory.models import Practitioner
-from servicekit import db
-from servicekit.events import emit
+from servicekit import bulk, db
+from servicekit.events import emit, emit_many
 from servicekit.ids import uuid7
 from servicekit.testing import emitted
 
@@ -55,6 +55,36 @@ def test_inserted_rows_read_back_with_their_types(app):
         insert_rows(session, Practitioner, rows)
         session.commit()
         assert stored(session) == {row["id"]: row for row in rows}
+
+
+def test_many_inserted_rows_read_back_with_their_types_and_awkward_text(app):
+    # Enough rows for PostgreSQL's COPY path: text that its format escapes must come back as is.
+    awkward = ("tab\there", "back\\slash \\N", "\\.", "", "guillemets « » ' \"", "Œdipe-Ñuñez")
+    rows = [
+        practitioner(
+            number, family=awkward[number % len(awkward)], adeli=None if number % 2 else ""
+        )
+        for number in range(1, bulk.COPY_MIN_ROWS * 3)
+    ]
+    rows[5] |= {"active": False, "deactivated_at": LATER}
+    with app.app_context(), db.sessions() as session:
+        insert_rows(session, Practitioner, rows)
+        session.commit()
+        assert stored(session) == {row["id"]: row for row in rows}
+
+
+def test_many_events_queued_at_once_read_back_as_given(app):
+    data = [
+        {"n": n, "text": 'Zoé "dite" \\ \t', "none": None, "ok": n % 2 == 0} for n in range(200)
+    ]
+    with app.app_context(), db.sessions() as session:
+        events = ((str(n), item) for n, item in enumerate(data))
+        queued = emit_many(session, "fr.enrs.directory.practitioner.updated", events)
+        session.commit()
+        events = emitted(session)
+    assert queued == len(events) == len(data)
+    assert [event.data for event in events] == data
+    assert [event.subject for event in events] == [str(n) for n in range(len(data))]
 
 
 def test_updated_rows_change_only_the_rows_named_by_id(app):

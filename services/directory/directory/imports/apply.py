@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from servicekit import bulk
 from servicekit.events import emit_many, emit_per_row, row_id_text
-from servicekit.ids import uuid7
+from servicekit.ids import uuid7s
 from servicekit.models import utcnow
 
 from directory.extract.rows import decode_mailbox, decode_organisation, decode_professional
@@ -111,11 +111,12 @@ def _write(
         columns = entity.columns(record)  # a new dict per record: completed in place
         columns["updated_at"] = now
         if stored_id is None:
-            columns["id"], columns["created_at"] = uuid7(), now
+            columns["created_at"] = now
             created.append(columns)
         else:
             columns["id"] = stored_id
             updated.append(columns)
+    _number(created)
     if entity is MAILBOXES:
         _link_mailboxes(session, created + updated, places)
     insert_rows(session, entity.model, created)
@@ -125,6 +126,12 @@ def _write(
     _announce_created(session, entity, created, counts)
     if announce:
         _emit_all(session, entity, "updated", updated, counts)
+
+
+def _number(rows: list[dict]) -> None:
+    """Give new rows their ids, increasing in their order (_announce_created counts on it)."""
+    for row, id_ in zip(rows, uuid7s(len(rows)), strict=True):
+        row["id"] = id_
 
 
 def write_into_empty(session, batch, counts: Counter, places: dict) -> None:
@@ -292,11 +299,12 @@ def _sync_roles(session, records, created, updated, now, places: dict) -> None:
             columns = entities.role_columns(activity, practitioner, org_id)
             columns["updated_at"] = now
             if role is None:
-                columns["id"], columns["created_at"] = uuid7(), now
+                columns["created_at"] = now
                 inserts.append(columns)
             elif _role_differs(role, columns):
                 columns["id"] = role.id
                 rewritten.append(columns)
+    _number(inserts)
     insert_rows(session, PractitionerRole, inserts)
     update_rows(session, PractitionerRole, rewritten)
     gone = [role.id for role in stored.values() if role.active]
