@@ -13,6 +13,7 @@ from functools import lru_cache
 from operator import itemgetter
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 
 def insert_many(session, table: sa.Table, rows: list[dict]) -> None:
@@ -74,12 +75,16 @@ def _copies(connection, count: int) -> bool:
 
 
 def _copy(connection, table: sa.Table, order: tuple, parameters: list[tuple]) -> None:
-    """COPY the rows in, in the connection's transaction (text format: each value is encoded
-    by its Python type, as the INSERT's parameters would be, and cast by the column's type)."""
     preparer = connection.dialect.identifier_preparer
     names = ", ".join(preparer.quote(column) for column in order)
     # Only names from the table's own metadata, quoted by the dialect, go into the text.
-    statement = f"COPY {preparer.format_table(table)} ({names}) FROM STDIN"
+    _copy_into(connection, preparer.format_table(table), names, parameters)
+
+
+def _copy_into(connection, table: str, names: str, parameters: list[tuple]) -> None:
+    """COPY the rows in, in the connection's transaction (text format: each value is encoded
+    by its Python type, as the INSERT's parameters would be, and cast by the column's type)."""
+    statement = f"COPY {table} ({names}) FROM STDIN"
     cursor = connection.connection.cursor()
     try:
         with cursor.copy(statement) as copy:
@@ -87,6 +92,64 @@ def _copy(connection, table: sa.Table, order: tuple, parameters: list[tuple]) ->
                 copy.write_row(row)
     finally:
         cursor.close()
+
+
+def upsert_many(session, table: sa.Table, columns: tuple, rows: list[tuple], keys: tuple) -> None:
+    """INSERT rows of `columns`, or UPDATE the other columns of the row already stored with
+    the same `keys` (a unique constraint), in the session's transaction.
+
+    Values go to the driver as they are (no column type conversion); no two rows may share
+    their keys. On PostgreSQL (psycopg), many rows are copied into a temporary table and
+    upserted from there by one statement.
+    """
+    if not rows:
+        return
+    connection = session.connection()
+    if _copies(connection, len(rows)):
+        _upsert_by_copy(connection, table, columns, rows, keys)
+        return
+    sql, named = _upsert_statement(connection.dialect, table, columns, keys)
+    parameters = [dict(zip(columns, row, strict=True)) for row in rows] if named else rows
+    connection.exec_driver_sql(sql, parameters)
+
+
+@lru_cache(maxsize=16)
+def _upsert_statement(dialect, table: sa.Table, columns: tuple, keys: tuple) -> tuple[str, bool]:
+    """(sql, whether it takes named parameters) of an executemany upsert."""
+    module = postgresql if dialect.name == "postgresql" else sqlite
+    statement = module.insert(table)
+    statement = statement.on_conflict_do_update(
+        index_elements=list(keys),
+        set_={name: statement.excluded[name] for name in columns if name not in keys},
+    )
+    compiled = statement.compile(dialect=dialect, column_keys=list(columns))
+    if compiled.positional and tuple(compiled.positiontup) != columns:
+        raise RuntimeError(f"unexpected upsert parameter order: {compiled.positiontup}")
+    return compiled.string, not compiled.positional
+
+
+def _upsert_by_copy(connection, table: sa.Table, columns: tuple, rows: list, keys: tuple):
+    preparer = connection.dialect.identifier_preparer
+    target = preparer.format_table(table)
+    # A table of this session only, emptied after each use (and at commit, should one fail).
+    batch = preparer.quote(f"{table.name}_batch")
+    names = ", ".join(preparer.quote(column) for column in columns)
+    updates = ", ".join(
+        f"{preparer.quote(column)} = excluded.{preparer.quote(column)}"
+        for column in columns
+        if column not in keys
+    )
+    conflict = ", ".join(preparer.quote(column) for column in keys)
+    # Only names from the table's own metadata, quoted by the dialect, go into the text.
+    connection.exec_driver_sql(
+        f"CREATE TEMPORARY TABLE IF NOT EXISTS {batch} (LIKE {target}) ON COMMIT DELETE ROWS"
+    )
+    _copy_into(connection, batch, names, rows)
+    connection.exec_driver_sql(
+        f"INSERT INTO {target} ({names}) SELECT {names} FROM {batch}"  # noqa: S608
+        f" ON CONFLICT ({conflict}) DO UPDATE SET {updates}"
+    )
+    connection.exec_driver_sql(f"DELETE FROM {batch}")  # noqa: S608
 
 
 def _converted(column: tuple, process) -> list:

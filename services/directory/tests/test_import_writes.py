@@ -8,9 +8,9 @@ from collections import Counter
 
 import pytest
 import sqlalchemy as sa
-from directory.imports import apply, entities
+from directory.imports import apply, entities, staging
 from directory.imports.apply import insert_rows, update_rows
-from directory.models import Practitioner
+from directory.models import ImportRun, ImportStaging, Practitioner
 from servicekit import bulk, db
 from servicekit.events import emit, emit_many
 from servicekit.ids import uuid7
@@ -141,3 +141,24 @@ def test_created_events_built_by_the_database_are_the_ones_emit_would_queue(app)
             getattr(by_emit, name) for name in shared
         ]
         assert dt.timedelta(0) <= by_emit.created_at - event.created_at < dt.timedelta(seconds=5)
+
+
+def test_staged_rows_upserted_in_bulk_replace_the_ones_staged_before(app):
+    # Enough rows for PostgreSQL's path (a COPY, then one upsert), twice in one transaction.
+    keys = [f"8{number:011d}" for number in range(bulk.COPY_MIN_ROWS * 2)]
+    with app.app_context(), db.sessions() as session:
+        run = ImportRun(kind="ps", file_name="extrait.txt")
+        session.add(run)
+        session.flush()
+        first = [(run.id, "practitioner", key, "a" * 32, "Dupont|Zoé\\t|", False) for key in keys]
+        staging.upsert(session, first)
+        again = [(run.id, "practitioner", key, "b" * 32, "Roux\tN°2", True) for key in keys[::2]]
+        more = [(run.id, "organization", key, "c" * 32, "", False) for key in keys[:70]]
+        staging.upsert(session, [*again, (run.id, "practitioner", "8x", "d" * 32, "", False)])
+        staging.upsert(session, more)
+        session.commit()
+        staged = session.execute(sa.select(ImportStaging.__table__)).all()
+
+    expected = {row[:3]: row for row in first} | {row[:3]: row for row in again + more}
+    expected[(run.id, "practitioner", "8x")] = (run.id, "practitioner", "8x", "d" * 32, "", False)
+    assert {tuple(row[:3]): tuple(row) for row in staged} == expected

@@ -8,7 +8,7 @@ merged into the staged one (Professional.merged_with), as the extract layer pres
 from functools import lru_cache
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from servicekit import bulk
 
 from directory import models
 from directory.extract.rows import StagedRow, decode_professional, professional_row
@@ -118,34 +118,12 @@ def among(model, key: str, *names: str):
 
 
 def upsert(session, rows: list[tuple]) -> None:
-    """INSERT ... ON CONFLICT (run, entity, key) DO UPDATE, as one executemany.
+    """INSERT ... ON CONFLICT (run, entity, key) DO UPDATE, at the driver (servicekit.bulk).
 
-    Rows are (run_id, entity, key, fingerprint, data, unchanged) and run at the driver: through
-    SQLAlchemy Core the same statement rebuilds every row's parameters, which costs more than the
-    insert itself.
+    Rows are (run_id, entity, key, fingerprint, data, unchanged), one per key: through SQLAlchemy
+    Core the same statement rebuilds every row's parameters, which costs more than the insert.
     """
-    if not rows:
-        return
-    connection = session.connection()
-    sql, named = _upsert_statement(connection.dialect)
-    parameters = [dict(zip(_STAGED_COLUMNS, row, strict=True)) for row in rows] if named else rows
-    connection.exec_driver_sql(sql, parameters)
-
-
-@lru_cache(maxsize=4)
-def _upsert_statement(dialect):
-    """(sql, whether it takes named parameters) of the staging upsert."""
-    table = ImportStaging.__table__
-    module = postgresql if dialect.name == "postgresql" else sqlite
-    statement = module.insert(table)
-    statement = statement.on_conflict_do_update(
-        index_elements=["run_id", "entity", "key"],
-        set_={name: statement.excluded[name] for name in _STAGED_COLUMNS[3:]},
-    )
-    compiled = statement.compile(dialect=dialect, column_keys=list(_STAGED_COLUMNS))
-    if compiled.positional and tuple(compiled.positiontup) != _STAGED_COLUMNS:
-        raise RuntimeError(f"unexpected staging parameter order: {compiled.positiontup}")
-    return compiled.string, not compiled.positional
+    bulk.upsert_many(session, _STAGING, _STAGED_COLUMNS, rows, _STAGED_COLUMNS[:3])
 
 
 _STAGED_COLUMNS = ("run_id", "entity", "key", "fingerprint", "data", "unchanged")
