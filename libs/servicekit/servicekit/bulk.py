@@ -131,7 +131,7 @@ def _upsert_statement(dialect, table: sa.Table, columns: tuple, keys: tuple) -> 
 def _upsert_by_copy(connection, table: sa.Table, columns: tuple, rows: list, keys: tuple):
     preparer = connection.dialect.identifier_preparer
     target = preparer.format_table(table)
-    # A table of this session only, emptied after each use (and at commit, should one fail).
+    # A table of this session only, emptied after each use; no commit carries rows over either.
     batch = preparer.quote(f"{table.name}_batch")
     names = ", ".join(preparer.quote(column) for column in columns)
     updates = ", ".join(

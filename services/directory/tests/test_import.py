@@ -277,7 +277,7 @@ def test_it_reactivates_a_professional_who_comes_back(app, snapshot, db_session,
     assert (person.active, person.deactivated_at) == (True, None)
 
 
-def test_postgresql_knows_the_imported_rows_when_the_import_ends(app, snapshot, db_session):
+def test_postgresql_knows_the_imported_rows_and_their_visibility_when_the_import_ends(app, snapshot, db_session):
     if db_session.get_bind().dialect.name != "postgresql":
         pytest.skip("statistics are taken on PostgreSQL only")
     import_file(app, snapshot.path)
@@ -287,6 +287,12 @@ def test_postgresql_knows_the_imported_rows_when_the_import_ends(app, snapshot, 
         sa.text("SELECT reltuples FROM pg_class WHERE relname = 'practitioner_roles'")
     )
     assert estimated == stored  # ANALYZE reads every row of a small table
+    # VACUUM marked the pages all-visible: a search's index-only scan reads no table row.
+    visible = db_session.execute(
+        sa.text("SELECT relallvisible, relpages FROM pg_class WHERE relname = 'practitioners'")
+    ).one()
+    assert visible.relpages > 0
+    assert visible.relallvisible == visible.relpages
 
 
 def test_a_zip_that_breaks_midway_fails_and_deactivates_nobody(app, snapshot, db_session, tmp_path):

@@ -123,7 +123,7 @@ def _fill_empty(session, run: ImportRun, batch_size: int, on_batch) -> Counter:
             if on_batch is not None:
                 on_batch(run)
         apply.link_waiting_mailboxes(session)
-        _analyze(session, WRITTEN)
+    _vacuum(session)  # once the search indexes are built
     return changes
 
 
@@ -187,9 +187,12 @@ def _apply(session, run: ImportRun, chunk: int) -> Counter:
     # A first import that stopped midway left the search indexes out (see apply.indexed_later).
     apply.build_search_indexes(session)
     if run.kind != "ps":
-        return _apply_changes(session, run, chunk)
-    with apply.indexed_later(session):
-        return _apply_changes(session, run, chunk)
+        changes = _apply_changes(session, run, chunk)
+    else:
+        with apply.indexed_later(session):
+            changes = _apply_changes(session, run, chunk)
+    _vacuum(session)  # once the search indexes are built
+    return changes
 
 
 def _apply_changes(session, run: ImportRun, chunk: int) -> Counter:
@@ -202,10 +205,26 @@ def _apply_changes(session, run: ImportRun, chunk: int) -> Counter:
         apply.deactivate_absent(session, run.id, entity, chunk, changes, count)
     if run.kind == "ps":
         apply.link_waiting_mailboxes(session)
-    # The statistics taken before applying describe the tables as they were: after a first
-    # import, empty, and PostgreSQL would plan every search as a scan of nothing.
-    _analyze(session, WRITTEN)
     return changes
+
+
+def _vacuum(session, tables=WRITTEN) -> None:
+    """On PostgreSQL, VACUUM (ANALYZE) the tables an import wrote, once it has written them.
+
+    The statistics taken before applying describe the tables as they were: after a first
+    import, empty, and PostgreSQL would plan every search as a scan of nothing. And after a bulk
+    write no page is yet marked all-visible: an index-only scan (a name search counting its
+    matches up to a thousand) then reads the table row by row, 12 ms instead of 0.3 ms at
+    national size, until autovacuum comes by. A user who may not vacuum a table gets a warning
+    from PostgreSQL, not an error.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    session.commit()
+    with session.get_bind().connect() as connection:
+        # VACUUM runs outside any transaction.
+        autocommit = connection.execution_options(isolation_level="AUTOCOMMIT")
+        autocommit.exec_driver_sql("VACUUM (ANALYZE) " + ", ".join(tables))
 
 
 def _analyze(session, tables=ANALYZED) -> None:
