@@ -277,7 +277,7 @@ def test_it_reactivates_a_professional_who_comes_back(app, snapshot, db_session,
     assert (person.active, person.deactivated_at) == (True, None)
 
 
-def test_postgresql_knows_the_imported_rows_and_their_visibility_when_the_import_ends(app, snapshot, db_session):
+def test_an_import_leaves_postgresql_fresh_statistics_and_visible_pages(app, snapshot, db_session):
     if db_session.get_bind().dialect.name != "postgresql":
         pytest.skip("statistics are taken on PostgreSQL only")
     import_file(app, snapshot.path)
