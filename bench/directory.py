@@ -7,7 +7,8 @@ Generates a synthetic personne-activité extract (2,000,000 activity lines by de
 each backend (SQLite file, PostgreSQL database made for the run):
 - runs `flask --app directory import` three times as a child process (first import, the same
   snapshot again, the changed snapshot): wall seconds, lines/s, the child's CPU seconds, lines
-  per CPU-second and its peak resident memory;
+  per CPU-second and its peak resident memory (on PostgreSQL also the server's CPU seconds
+  meanwhile, and lines per CPU-second of both together);
 - starts the directory under gunicorn with access tokens it accepts and measures, one request at
   a time on a keep-alive connection, the latency of the portal's searches (name prefix, name
   without accents, name + speciality + postcode), next to a naive `lower(...) LIKE '%term%'`
@@ -170,6 +171,8 @@ class ImportFigures:
     peak_rss_mb: float
     summary: str
     changes: dict = field(default_factory=dict)
+    # PostgreSQL's own CPU seconds meanwhile (None on SQLite, whose work is in `cpu`).
+    database_cpu: float | None = None
 
     @property
     def lines_per_second(self):
@@ -178,6 +181,14 @@ class ImportFigures:
     @property
     def lines_per_cpu_second(self):
         return self.lines / self.cpu if self.cpu else 0.0
+
+    @property
+    def lines_per_cpu_second_with_database(self):
+        """Lines per CPU-second of the import and of the PostgreSQL server together."""
+        if self.database_cpu is None:
+            return None
+        total = self.cpu + self.database_cpu
+        return self.lines / total if total else 0.0
 
 
 def bare_reading_rate(path):
@@ -201,9 +212,11 @@ def count_lines(path):
         return sum(chunk.count(b"\n") for chunk in iter(lambda: reader.read(1 << 20), b"")) - 1
 
 
-def run_import(name, env, path, log):
-    """`flask --app directory import path` as a child process, with its CPU time and peak RSS."""
+def run_import(name, env, path, log, backend):
+    """`flask --app directory import path` as a child process, with its CPU time and peak RSS
+    (and on PostgreSQL the server's CPU time meanwhile)."""
     command = [sys.executable, "-m", "flask", "--app", "directory", "import", str(path)]
+    server_before = postgres_server_cpu_seconds() if backend == "postgresql" else None
     started = time.monotonic()
     with tempfile.TemporaryFile("w+") as stdout:
         child = subprocess.Popen(command, env=env, stdout=stdout, stderr=log)
@@ -221,7 +234,44 @@ def run_import(name, env, path, log):
     # ru_maxrss counts the pages of the forked bench before exec too: the polled VmHWM does not.
     peak_mb = max(peak.mb, 0.0) or usage.ru_maxrss / 1024
     cpu = usage.ru_utime + usage.ru_stime
-    return ImportFigures(name, count_lines(path), wall, cpu, peak_mb, summary, changes)
+    server = None
+    if server_before is not None:
+        server_after = postgres_server_cpu_seconds()
+        if server_after is not None:
+            server = server_after - server_before
+    return ImportFigures(name, count_lines(path), wall, cpu, peak_mb, summary, changes, server)
+
+
+def postgres_server_cpu_seconds():
+    """CPU seconds of the PostgreSQL server on this machine so far, or None if none is seen.
+
+    Its processes (postmaster, backends, autovacuum, WAL writer, checkpointer) plus what the
+    postmaster collected from its children that exited (a backend ends with its connection).
+    Between two readings, everything the server did meanwhile: on a machine that runs nothing
+    else against it, the import's share of database work.
+    """
+    total, seen = 0, False
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # the process ended meanwhile
+            continue
+        head, _, rest = text.rpartition(")")
+        if not head.endswith("(postgres"):
+            continue
+        fields = rest.split()
+        seen = True
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+        if not _is_postgres(fields[1]):  # the postmaster: its parent is no PostgreSQL process
+            total += int(fields[13]) + int(fields[14])  # cutime, cstime: children reaped
+    return total / os.sysconf("SC_CLK_TCK") if seen else None
+
+
+def _is_postgres(pid):
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[0].endswith("(postgres")
+    except OSError:
+        return False
 
 
 def _change(line):
@@ -591,7 +641,7 @@ def run_imports(backend, env, snapshots, workdir):
     with open(workdir / f"import-{backend}.log", "a") as log:
         for name, path in (("first", first), ("unchanged", first), ("1 % changed", changed)):
             print(f"[{backend}] import: {name}...", flush=True)
-            result = run_import(name, env, path, log)
+            result = run_import(name, env, path, log, backend)
             print(f"  {result.summary}; {result.wall:.0f} s wall, {result.cpu:.0f} s CPU,"
                   f" peak {result.peak_rss_mb:.0f} MB", flush=True)  # fmt: skip
             figures.append(result)
@@ -606,17 +656,23 @@ def report_imports(backend, imports, bare_rate):
         return
     print(f"\nimports on {backend} (child process of `flask --app directory import`)")
     print(f"{'import':<13}{'lines':>10}{'wall s':>9}{'lines/s':>10}{'CPU s':>9}"
-          f"{'lines/CPU s':>13}{'of bare':>8}{'peak MB':>9}  changes")  # fmt: skip
+          f"{'lines/CPU s':>13}{'of bare':>8}{'DB CPU s':>10}{'with DB':>9}{'peak MB':>9}"
+          "  changes")  # fmt: skip
     for each in imports:
         changes = ", ".join(f"{name} {count}" for name, count in sorted(each.changes.items()))
+        database = "-" if each.database_cpu is None else f"{each.database_cpu:.1f}"
+        with_database = each.lines_per_cpu_second_with_database
+        together = "-" if with_database is None else f"{with_database:.0f}"
         print(f"{each.name:<13}{each.lines:>10}{each.wall:>9.1f}{each.lines_per_second:>10.0f}"
               f"{each.cpu:>9.1f}{each.lines_per_cpu_second:>13.0f}"
-              f"{each.lines_per_cpu_second / bare_rate:>8.1%}{each.peak_rss_mb:>9.0f}"
-              f"  {changes or '-'}")  # fmt: skip
+              f"{each.lines_per_cpu_second / bare_rate:>8.1%}{database:>10}{together:>9}"
+              f"{each.peak_rss_mb:>9.0f}  {changes or '-'}")  # fmt: skip
     print(
         f"targets: >= {TARGETS['lines_per_cpu_second']} lines per CPU-second,"
         f" <= {TARGETS['peak_rss_mb']} MB, 1 % delta <= {TARGETS['delta_seconds']} s wall;"
-        " of bare = lines per CPU-second / the bare reading's (its mean)"
+        " of bare = lines per CPU-second / the bare reading's (its mean);"
+        " DB CPU = the PostgreSQL server's CPU seconds meanwhile (SQLite's are in CPU s);"
+        " with DB = lines per CPU-second of the import and the server together"
     )
 
 
@@ -653,6 +709,7 @@ def as_json(results, changes):
                     **vars(each),
                     "lines_per_second": each.lines_per_second,
                     "lines_per_cpu_second": each.lines_per_cpu_second,
+                    "lines_per_cpu_second_with_database": each.lines_per_cpu_second_with_database,
                 }
                 for each in imports
             ],
