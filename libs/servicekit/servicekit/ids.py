@@ -41,23 +41,27 @@ os.register_at_fork(after_in_child=_reseed)
 
 def uuid7() -> uuid.UUID:
     """A new UUID version 7, greater than every one this process made before."""
-    return uuid7s(1)[0]
+    return uuid.UUID(int=_compose(*_reserve(1)))
 
 
 def uuid7s(count: int) -> list[uuid.UUID]:
     """`count` new UUIDs version 7, in increasing order, greater than every one made before.
 
-    A bulk write needs one per row: drawn together they cost a third of as many single draws
+    A bulk write needs one per row: drawn together they cost about half as many single draws
     (one clock read, one lock, one random seed; the counter counts up through the batch).
     """
     if count <= 0:
         return []
     ms, first = _reserve(count)
-    base = (ms << 80) | _VERSION | _VARIANT
+    base = _compose(ms, 0)  # the counter's bits below, composed inline: no call per id
     return [
         uuid.UUID(int=base | ((counter >> 62) << 64) | (counter & _LOW))
         for counter in range(first, first + count)
     ]
+
+
+def _compose(ms: int, counter: int) -> int:
+    return (ms << 80) | _VERSION | ((counter >> 62) << 64) | _VARIANT | (counter & _LOW)
 
 
 def _reserve(count: int) -> tuple[int, int]:
