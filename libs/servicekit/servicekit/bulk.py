@@ -75,16 +75,20 @@ def _copies(connection, count: int) -> bool:
 
 
 def _copy(connection, table: sa.Table, order: tuple, parameters: list[tuple]) -> None:
-    preparer = connection.dialect.identifier_preparer
-    names = ", ".join(preparer.quote(column) for column in order)
+    _copy_into(connection, _copy_sql(connection.dialect, table, order), parameters)
+
+
+@lru_cache(maxsize=64)
+def _copy_sql(dialect, table: sa.Table, columns: tuple) -> str:
+    preparer = dialect.identifier_preparer
     # Only names from the table's own metadata, quoted by the dialect, go into the text.
-    _copy_into(connection, preparer.format_table(table), names, parameters)
+    return f"COPY {preparer.format_table(table)} ({_names(preparer, columns)}) FROM STDIN"
 
 
-def _copy_into(connection, table: str, names: str, parameters: list[tuple]) -> None:
-    """COPY the rows in, in the connection's transaction (text format: each value is encoded
-    by its Python type, as the INSERT's parameters would be, and cast by the column's type)."""
-    statement = f"COPY {table} ({names}) FROM STDIN"
+def _copy_into(connection, statement: str, parameters: list[tuple]) -> None:
+    """Run a COPY ... FROM STDIN of the rows, in the connection's transaction (text format:
+    each value is encoded by its Python type, as the INSERT's parameters would be, and cast by
+    the column's type)."""
     cursor = connection.connection.cursor()
     try:
         with cursor.copy(statement) as copy:
@@ -92,6 +96,10 @@ def _copy_into(connection, table: str, names: str, parameters: list[tuple]) -> N
                 copy.write_row(row)
     finally:
         cursor.close()
+
+
+def _names(preparer, columns) -> str:
+    return ", ".join(preparer.quote(column) for column in columns)
 
 
 def upsert_many(session, table: sa.Table, columns: tuple, rows: list[tuple], keys: tuple) -> None:
@@ -129,27 +137,34 @@ def _upsert_statement(dialect, table: sa.Table, columns: tuple, keys: tuple) -> 
 
 
 def _upsert_by_copy(connection, table: sa.Table, columns: tuple, rows: list, keys: tuple):
-    preparer = connection.dialect.identifier_preparer
+    create, copy, upsert, empty = _upsert_by_copy_sql(connection.dialect, table, columns, keys)
+    connection.exec_driver_sql(create)
+    _copy_into(connection, copy, rows)
+    connection.exec_driver_sql(upsert)
+    connection.exec_driver_sql(empty)
+
+
+@lru_cache(maxsize=16)
+def _upsert_by_copy_sql(dialect, table: sa.Table, columns: tuple, keys: tuple) -> tuple:
+    """(create the batch table, copy into it, upsert from it, empty it): SQL for upsert_many."""
+    preparer = dialect.identifier_preparer
     target = preparer.format_table(table)
     # A table of this session only, emptied after each use; no commit carries rows over either.
     batch = preparer.quote(f"{table.name}_batch")
-    names = ", ".join(preparer.quote(column) for column in columns)
+    names = _names(preparer, columns)
     updates = ", ".join(
         f"{preparer.quote(column)} = excluded.{preparer.quote(column)}"
         for column in columns
         if column not in keys
     )
-    conflict = ", ".join(preparer.quote(column) for column in keys)
     # Only names from the table's own metadata, quoted by the dialect, go into the text.
-    connection.exec_driver_sql(
-        f"CREATE TEMPORARY TABLE IF NOT EXISTS {batch} (LIKE {target}) ON COMMIT DELETE ROWS"
-    )
-    _copy_into(connection, batch, names, rows)
-    connection.exec_driver_sql(
+    return (
+        f"CREATE TEMPORARY TABLE IF NOT EXISTS {batch} (LIKE {target}) ON COMMIT DELETE ROWS",
+        f"COPY {batch} ({names}) FROM STDIN",
         f"INSERT INTO {target} ({names}) SELECT {names} FROM {batch}"  # noqa: S608
-        f" ON CONFLICT ({conflict}) DO UPDATE SET {updates}"
+        f" ON CONFLICT ({_names(preparer, keys)}) DO UPDATE SET {updates}",
+        f"DELETE FROM {batch}",  # noqa: S608
     )
-    connection.exec_driver_sql(f"DELETE FROM {batch}")  # noqa: S608
 
 
 def _converted(column: tuple, process) -> list:
@@ -188,7 +203,7 @@ def _prepared(dialect, table: sa.Table, columns: tuple, by_id: bool):
         sql = f"UPDATE {name} SET {assignments} WHERE {quote('id')} = {mark}"  # noqa: S608
     else:
         order = columns
-        names = ", ".join(quote(column) for column in order)
+        names = _names(dialect.identifier_preparer, order)
         marks = ", ".join(mark for _ in order)
         sql = f"INSERT INTO {name} ({names}) VALUES ({marks})"  # noqa: S608
     processors = (_bind_processor(dialect, table.c[column]) for column in order)
