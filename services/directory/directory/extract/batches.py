@@ -74,7 +74,7 @@ def read(path: str, kind: str, batch_size: int, part=(0, 1)) -> Iterator[Batch]:
         else:
             if item.warnings:
                 batch.problems.extend(_problem(warning, "warning") for warning in item.warnings)
-            add(batch, item.fields)
+            add(batch, item.values)
         if len(batch.rows) >= batch_size or len(batch.problems) >= batch_size:
             batch.stats = copy.copy(reader.stats)
             yield batch
@@ -85,13 +85,13 @@ def read(path: str, kind: str, batch_size: int, part=(0, 1)) -> Iterator[Batch]:
 
 
 def _professionals_adder():
-    """add(batch, fields) groups lines into professionals; add(batch, None) adds the last one."""
+    """add(batch, values) groups lines into professionals; add(batch, None) adds the last one."""
     runs = ProfessionalRuns()
     # A site is on the line of everyone working there: skip the ones staged recently.
     recent = RecentOrganisations()
 
-    def add(batch: Batch, fields) -> None:
-        person = runs.push(fields) if fields is not None else runs.flush()
+    def add(batch: Batch, values) -> None:
+        person = runs.push(values) if values is not None else runs.flush()
         if person is not None:
             batch.rows.append(professional_row(person))
             for org in person.organisations:
@@ -101,9 +101,9 @@ def _professionals_adder():
     return add
 
 
-def _add_mailbox(batch: Batch, fields) -> None:
-    if fields is not None:
-        batch.rows.append(mailbox_row(mailbox_from(fields)))
+def _add_mailbox(batch: Batch, values) -> None:
+    if values is not None:
+        batch.rows.append(mailbox_row(mailbox_from(values)))
 
 
 def _problem(item, severity: str) -> dict:

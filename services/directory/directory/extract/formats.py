@@ -2,7 +2,10 @@
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
+from operator import itemgetter
 
 PERSONNE_ACTIVITE_COLUMNS = (
     "Type d'identifiant PP",
@@ -131,6 +134,15 @@ class ExtractFormat:
         """The declared column a header cell names, ignoring case, accents and spacing."""
         return _canonical_index(self).get(header_key(header_name))
 
+    def position(self, column: str) -> int:
+        """Where a declared column's value sits in a line's values (see reader.Record)."""
+        return _positions(self.columns)[column]
+
+    def getter(self, *columns: str) -> Callable:
+        """A getter of these columns' values from a line's values: one value for one column,
+        a tuple of values for several (operator.itemgetter, as fast as a getter gets)."""
+        return itemgetter(*map(self.position, columns))
+
 
 PERSONNE_ACTIVITE = ExtractFormat(
     name="PS_LibreAcces_Personne_activite",
@@ -161,6 +173,11 @@ def header_key(name: str) -> str:
     decomposed = unicodedata.normalize("NFKD", name.strip().casefold())
     plain = "".join(char for char in decomposed if not unicodedata.combining(char))
     return _SPACES.sub(" ", plain.replace("d'", "").replace("’", "'"))
+
+
+@cache
+def _positions(columns: tuple[str, ...]) -> dict[str, int]:
+    return {column: index for index, column in enumerate(columns)}
 
 
 def _canonical_index(fmt: ExtractFormat) -> dict[str, str]:

@@ -6,9 +6,10 @@ decoded per line so that invalid UTF-8 rejects that line only.
 
 import os
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from typing import BinaryIO
 
@@ -47,11 +48,21 @@ class Rejection:
 # frozen one costs three times more to build (each field set through object.__setattr__).
 @dataclass(slots=True)
 class Record:
-    """A kept line: its number, its fields by declared column name and its warnings."""
+    """A kept line: its number, its values in its format's column order and its warnings.
+
+    Values are read by position (ExtractFormat.getter): a dict of 56 fields per line cost a
+    tenth of the reading. A column the header lacks reads as empty; `fields` names them all.
+    """
 
     line: int
-    fields: dict[str, str]
+    values: Sequence[str]
     warnings: tuple[Problem, ...] = ()
+    columns: tuple[str, ...] = ()
+
+    @property
+    def fields(self) -> dict[str, str]:
+        """The values by declared column name."""
+        return dict(zip(self.columns, self.values, strict=False))
 
 
 @dataclass
@@ -233,12 +244,15 @@ class LineParser:
     """Decode, split and validate one line against a header's layout."""
 
     def __init__(self, header: Header, value_sets: ValueSets):
-        self.columns = header.columns
+        self.columns = header.fmt.columns
         self.trailing = header.trailing
         self.expected = len(header.columns) + (1 if header.trailing else 0)
-        # Each line's fields fill a copy of this (columns absent from the header stay blank):
-        # copying a dict of the right size and setting its values costs less than building one.
-        self.template = dict.fromkeys((*header.columns, *header.absent), "")
+        # A header in the declared order (the national files') gives the values as split; any
+        # other is put in that order, a column it lacks read from an empty value added last.
+        self.reorder = None
+        if header.columns != self.columns:
+            where = {column: index for index, column in enumerate(header.columns)}
+            self.reorder = itemgetter(*(where.get(column, -1) for column in self.columns))
         self.rule = RULES[header.fmt.name]
         self.value_sets = value_sets
 
@@ -250,25 +264,26 @@ class LineParser:
             reason = f"UTF-8 invalide (octet 0x{raw[exc.start]:02x} en position {exc.start + 1})"
             return Rejection(number, None, reason)
         # Spaces padding a field are dropped in one pass over the line, not field by field.
-        parts = text.rstrip("\r\n").replace(" |", "|").replace("| ", "|").split("|")
-        if len(parts) != self.expected or (self.trailing and parts[-1]):
-            return Rejection(number, None, self._count_reason(parts))
-        fields = self.template.copy()
-        fields.update(zip(self.columns, parts, strict=False))
-        return self._validated(number, fields)
+        values = text.rstrip("\r\n").replace(" |", "|").replace("| ", "|").split("|")
+        if len(values) != self.expected or (self.trailing and values[-1]):
+            return Rejection(number, None, self._count_reason(values))
+        if self.reorder is not None:
+            values.append("")
+            values = self.reorder(values)
+        return self._validated(number, values)
 
     def _count_reason(self, parts: list[str]) -> str:
         found = len(parts) - 1 if self.trailing and not parts[-1] else len(parts)
-        wanted = len(self.columns)
+        wanted = self.expected - (1 if self.trailing else 0)
         return f"nombre de colonnes incorrect : {wanted} attendues, {found} trouvées"
 
-    def _validated(self, number: int, fields: dict[str, str]) -> Record | Rejection:
-        issues = self.rule(fields, self.value_sets)
+    def _validated(self, number: int, values: Sequence[str]) -> Record | Rejection:
+        issues = self.rule(values, self.value_sets)
         if not issues:  # most lines
-            return Record(number, fields)
+            return Record(number, values, (), self.columns)
         warnings = []
         for column, finding in issues:
             if finding.blocking:
                 return Rejection(number, column, finding.reason)
             warnings.append(Problem(number, column, finding.reason))
-        return Record(number, fields, tuple(warnings))
+        return Record(number, values, tuple(warnings), self.columns)

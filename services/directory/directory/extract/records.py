@@ -16,12 +16,16 @@ in one query: Python memory stays constant whatever the order of lines.
 import hashlib
 import unicodedata
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from operator import itemgetter
 
+from directory.extract.formats import MSSANTE, PERSONNE_ACTIVITE
 from directory.extract.reader import Record
+
+# A line's values, in its format's column order (reader.Record).
+Values = Sequence[str]
 
 # The extract's own separator: no field read from it can contain one.
 _SEPARATOR = "|"
@@ -158,15 +162,23 @@ class Mailbox:
     fingerprint: str = ""
 
 
-def organisation_key(f: dict[str, str]) -> str:
+def organisation_key(finess: str, siret: str, technical_id: str) -> str:
     """The key an organisation is known by: FINESS site, else SIRET, else technical id."""
-    if f["Numéro FINESS site"]:
-        return "finess:" + f["Numéro FINESS site"]
-    if f["Numéro SIRET site"]:
-        return "siret:" + f["Numéro SIRET site"]
-    if f["Identifiant technique de la structure"]:
-        return "id:" + f["Identifiant technique de la structure"]
+    if finess:
+        return "finess:" + finess
+    if siret:
+        return "siret:" + siret
+    if technical_id:
+        return "id:" + technical_id
     return ""
+
+
+# The columns an organisation's key is made of, in organisation_key's order.
+KEY_COLUMNS = (
+    "Numéro FINESS site",
+    "Numéro SIRET site",
+    "Identifiant technique de la structure",
+)
 
 
 # The personne-activité columns that describe an activity's site (its organisation).
@@ -192,12 +204,13 @@ ORGANISATION_COLUMNS = (
 )
 
 
-def organisation_from(f: dict[str, str]) -> Organisation | None:
+def organisation_from(values: Values) -> Organisation | None:
     """The organisation an activity line names, or None for an activity without one."""
-    return _organisation(_SEPARATOR.join(_organisation_values(f)))
+    return _organisation(_SEPARATOR.join(_organisation_values(values)))
 
 
-_organisation_values = itemgetter(*ORGANISATION_COLUMNS)
+_organisation_values = PERSONNE_ACTIVITE.getter(*ORGANISATION_COLUMNS)
+_key_values = itemgetter(*map(ORGANISATION_COLUMNS.index, KEY_COLUMNS))
 
 
 # A site appears on the line of every professional working there: a bounded cache builds
@@ -209,7 +222,7 @@ _organisation_values = itemgetter(*ORGANISATION_COLUMNS)
 @lru_cache(maxsize=1 << 14)
 def _organisation(joined: str) -> Organisation | None:
     values = joined.split(_SEPARATOR)
-    key = organisation_key(dict(zip(ORGANISATION_COLUMNS, values, strict=True)))
+    key = organisation_key(*_key_values(values))
     if not key:
         return None
     values.insert(0, key)
@@ -231,14 +244,15 @@ _ACTIVITY_COLUMNS = (
 )
 
 
-_activity_values = itemgetter(*_ACTIVITY_COLUMNS)
+_activity_values = PERSONNE_ACTIVITE.getter(*_ACTIVITY_COLUMNS)
+_line_key_values = PERSONNE_ACTIVITE.getter(*KEY_COLUMNS)
 
 
-def activity_from(f: dict[str, str], key: str | None = None) -> Activity:
+def activity_from(line: Values, key: str | None = None) -> Activity:
     """The activity one personne-activité line describes (at the organisation `key`, if known)."""
     if key is None:
-        key = organisation_key(f)
-    values = (*_activity_values(f), key)
+        key = organisation_key(*_line_key_values(line))
+    values = (*_activity_values(line), key)
     return Activity(*values, fingerprint=fingerprint(values))
 
 
@@ -267,7 +281,7 @@ def _by_key(organisation: Organisation) -> str:
 
 
 ID_TYPES = {"8": "RPPS", "0": "ADELI"}
-_identity_values = itemgetter(
+_identity_values = PERSONNE_ACTIVITE.getter(
     "Identification nationale PP",
     "Type d'identifiant PP",
     "Identifiant PP",
@@ -278,8 +292,8 @@ _identity_values = itemgetter(
 )
 
 
-def professional_from(lines: list[dict[str, str]]) -> Professional:
-    """One professional from the (non-empty) list of its lines' fields."""
+def professional_from(lines: list[Values]) -> Professional:
+    """One professional from the (non-empty) list of its lines' values."""
     national_id, kind, *names = _identity_values(lines[0])
     identity = (national_id, ID_TYPES.get(kind, kind), *names)
     activities, organisations = [], []
@@ -293,6 +307,9 @@ def professional_from(lines: list[dict[str, str]]) -> Professional:
     return _professional(identity, activities, organisations)
 
 
+_NATIONAL_ID = PERSONNE_ACTIVITE.position("Identification nationale PP")
+
+
 class ProfessionalRuns:
     """Group consecutive lines with the same national id, one line at a time.
 
@@ -300,15 +317,15 @@ class ProfessionalRuns:
     """
 
     def __init__(self):
-        self.run: list[dict[str, str]] = []
+        self.run: list[Values] = []
 
-    def push(self, fields_: dict[str, str]) -> Professional | None:
-        """Add one line's fields; the previous professional when this line starts another."""
+    def push(self, values: Values) -> Professional | None:
+        """Add one line's values; the previous professional when this line starts another."""
         run, done = self.run, None
-        if run and fields_["Identification nationale PP"] != run[0]["Identification nationale PP"]:
-            done, self.run = professional_from(run), [fields_]
+        if run and values[_NATIONAL_ID] != run[0][_NATIONAL_ID]:
+            done, self.run = professional_from(run), [values]
         else:
-            run.append(fields_)
+            run.append(values)
         return done
 
     def flush(self) -> Professional | None:
@@ -321,7 +338,7 @@ def professionals(records: Iterable[Record]) -> Iterator[Professional]:
     """Group runs of consecutive lines with the same national id into professionals."""
     runs = ProfessionalRuns()
     for record in records:
-        done = runs.push(record.fields)
+        done = runs.push(record.values)
         if done is not None:
             yield done
     last = runs.flush()
@@ -343,16 +360,20 @@ _MAILBOX_COLUMNS = (
 )
 
 
-def mailbox_from(f: dict[str, str]) -> Mailbox:
+_mailbox_values = MSSANTE.getter(*_MAILBOX_COLUMNS)
+_address = MSSANTE.getter("Adresse BAL")
+
+
+def mailbox_from(line: Values) -> Mailbox:
     """The mailbox one MSSanté line describes (addresses compare case-insensitively)."""
-    values = (f["Adresse BAL"].lower(), *(f[column] for column in _MAILBOX_COLUMNS))
+    values = (_address(line).lower(), *_mailbox_values(line))
     return Mailbox(*values, fingerprint=fingerprint(values))
 
 
 def mailboxes(records: Iterable[Record]) -> Iterator[Mailbox]:
     """Every MSSanté line as a mailbox (an address listed twice comes out twice)."""
     for record in records:
-        yield mailbox_from(record.fields)
+        yield mailbox_from(record.values)
 
 
 class RecentOrganisations:

@@ -1,19 +1,19 @@
 """Line validation for each extract: identifiers, mandatory fields, codes against value sets.
 
-A rule returns `(column, Finding)` pairs in the order the checks run; the reader rejects a line
-on the first blocking finding and keeps the others as warnings.
+A rule reads a line's values in its format's column order (reader.Record) and returns
+`(column, Finding)` pairs in the order the checks run; the reader rejects a line on the first
+blocking finding and keeps the others as warnings.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import lru_cache
-from operator import itemgetter
 
 from directory.extract import identifiers as ids
 from directory.extract.formats import MSSANTE, PERSONNE_ACTIVITE, ExtractFormat
 from directory.extract.valuesets import ValueSets
 
 Issue = tuple[str, ids.Finding]
-Rule = Callable[[dict[str, str], ValueSets], list[Issue]]
+Rule = Callable[[Sequence[str], ValueSets], list[Issue]]
 
 RPPS_TYPE = "8"
 ADELI_TYPE = "0"
@@ -24,9 +24,9 @@ FRANCE = ("", "99000", "99100")
 _EMPTY = ids.reject("champ obligatoire vide")
 
 
-def missing(fields: dict[str, str], fmt: ExtractFormat) -> list[Issue]:
+def missing(values: Sequence[str], fmt: ExtractFormat) -> list[Issue]:
     """A blocking issue for each mandatory column left empty."""
-    return [(column, _EMPTY) for column in fmt.mandatory if not fields[column]]
+    return [(column, _EMPTY) for column in fmt.mandatory if not values[fmt.position(column)]]
 
 
 def person_identifier(kind: str, number: str, national: str) -> tuple[str, ids.Finding] | None:
@@ -61,33 +61,24 @@ _ACTIVITY_ID_COLUMNS = {
     "number": "Identifiant PP",
     "national": "Identification nationale PP",
 }
+_activity_mandatory = PERSONNE_ACTIVITE.getter(*PERSONNE_ACTIVITE.mandatory)
+_activity_ids = PERSONNE_ACTIVITE.getter(*_ACTIVITY_ID_COLUMNS.values())
+_activity_codes = PERSONNE_ACTIVITE.getter("Code civilité", "Code profession", "Code savoir-faire")
 
 
-_activity_mandatory = itemgetter(*PERSONNE_ACTIVITE.mandatory)
-
-
-def activity_issues(fields: dict[str, str], sets: ValueSets) -> list[Issue]:
+def activity_issues(values: Sequence[str], sets: ValueSets) -> list[Issue]:
     """Every issue of one PS_LibreAcces_Personne_activite line."""
-    if not all(_activity_mandatory(fields)):  # rare: then name each empty one
-        return missing(fields, PERSONNE_ACTIVITE)
+    if not all(_activity_mandatory(values)):  # rare: then name each empty one
+        return missing(values, PERSONNE_ACTIVITE)
     issues: list[Issue] = []
-    found = person_identifier(
-        fields["Type d'identifiant PP"],
-        fields["Identifiant PP"],
-        fields["Identification nationale PP"],
-    )
+    found = person_identifier(*_activity_ids(values))
     if found is not None:
         issues.append((_ACTIVITY_ID_COLUMNS[found[0]], found[1]))
-    _code(issues, "Code civilité", fields["Code civilité"], sets.civilites, "code civilité")
-    _code(issues, "Code profession", fields["Code profession"], sets.professions, "code profession")
-    _code(
-        issues,
-        "Code savoir-faire",
-        fields["Code savoir-faire"],
-        sets.savoir_faire,
-        "code savoir-faire",
-    )
-    _organisation_issues(issues, fields)
+    civilite, profession, savoir_faire = _activity_codes(values)
+    _code(issues, "Code civilité", civilite, sets.civilites, "code civilité")
+    _code(issues, "Code profession", profession, sets.professions, "code profession")
+    _code(issues, "Code savoir-faire", savoir_faire, sets.savoir_faire, "code savoir-faire")
+    issues.extend(_site_issues_once("|".join(_site_values(values))))
     return issues
 
 
@@ -101,11 +92,7 @@ _SITE_CHECKS = (
     ("Adresse e-mail (coord. structure)", ids.check_email),
 )
 _COUNTRY = "Code pays (coord. structure)"
-_site_values = itemgetter(_COUNTRY, *(column for column, _ in _SITE_CHECKS))
-
-
-def _organisation_issues(issues: list[Issue], fields: dict[str, str]) -> None:
-    issues.extend(_site_issues_once("|".join(_site_values(fields))))
+_site_values = PERSONNE_ACTIVITE.getter(_COUNTRY, *(column for column, _ in _SITE_CHECKS))
 
 
 # A site is repeated on the line of everyone working there: check each one once while in use,
@@ -134,37 +121,42 @@ _MAILBOX_ID_COLUMNS = {
 }
 
 
-def mailbox_issues(fields: dict[str, str], sets: ValueSets) -> list[Issue]:
+_mailbox_ids = MSSANTE.getter(*_MAILBOX_ID_COLUMNS.values())
+_mailbox_fields = MSSANTE.getter(
+    "Type de BAL",
+    "Adresse BAL",
+    "Nom d'exercice",
+    "Code Profession",
+    "Code savoir-faire",
+    "Pays",
+    "Code postal",
+)
+
+
+def mailbox_issues(values: Sequence[str], sets: ValueSets) -> list[Issue]:
     """Every issue of one Extraction_Correspondance_MSSante line."""
-    issues = missing(fields, MSSANTE)
+    issues = missing(values, MSSANTE)
     if issues:
         return issues
-    kind = fields["Type de BAL"]
+    kind, address, family_name, profession, savoir_faire, country, postcode = _mailbox_fields(
+        values
+    )
     if kind not in MAILBOX_TYPES:
         reason = f"type de BAL inconnu : {kind} (PER, ORG, APP ou CAB)"
         return [("Type de BAL", ids.reject(reason))]
-    if not ids.email_shape(fields["Adresse BAL"]):
+    if not ids.email_shape(address):
         return [("Adresse BAL", ids.reject("adresse BAL mal formée"))]
-    if fields["Identifiant PP"]:
-        found = person_identifier(
-            fields["Type Identifiant PP"],
-            fields["Identifiant PP"],
-            fields["Identification nationale PP"],
-        )
+    kind_pp, number, national = _mailbox_ids(values)
+    if number:
+        found = person_identifier(kind_pp, number, national)
         if found is not None:
             issues.append((_MAILBOX_ID_COLUMNS[found[0]], found[1]))
-    if kind == "PER" and not fields["Nom d'exercice"]:
+    if kind == "PER" and not family_name:
         issues.append(("Nom d'exercice", _EMPTY))
-    _code(issues, "Code Profession", fields["Code Profession"], sets.professions, "code profession")
-    _code(
-        issues,
-        "Code savoir-faire",
-        fields["Code savoir-faire"],
-        sets.savoir_faire,
-        "code savoir-faire",
-    )
-    if fields["Pays"] in ("", "France", "FRANCE"):
-        _check(issues, "Code postal", fields["Code postal"], ids.check_postcode)
+    _code(issues, "Code Profession", profession, sets.professions, "code profession")
+    _code(issues, "Code savoir-faire", savoir_faire, sets.savoir_faire, "code savoir-faire")
+    if country in ("", "France", "FRANCE"):
+        _check(issues, "Code postal", postcode, ids.check_postcode)
     return issues
 
 
