@@ -73,6 +73,29 @@ def test_many_inserted_rows_read_back_with_their_types_and_awkward_text(app):
         assert stored(session) == {row["id"]: row for row in rows}
 
 
+@pytest.mark.parametrize("per_statement", [1, 4, 10_000])
+def test_rows_read_by_many_keys_are_those_stored_under_them(app, monkeypatch, per_statement):
+    # Keys split over several statements, one of them stored under no row.
+    monkeypatch.setattr(bulk, "LISTED_KEYS", per_statement)
+    monkeypatch.setattr(bulk, "ARRAY_KEYS", per_statement)
+    rows = [practitioner(number, active=number % 3 != 0) for number in range(1, 12)]
+    wanted = [row["national_id"] for row in rows[::2]] + ["800000000000"]
+    query = bulk.among(
+        sa.select(Practitioner.national_id, Practitioner.id).where(
+            Practitioner.active == sa.bindparam("active")
+        ),
+        Practitioner.national_id,
+    )
+    with app.app_context(), db.sessions() as session:
+        insert_rows(session, Practitioner, rows)
+        found = list(bulk.rows_among(session, query, wanted, active=True))
+        none = list(bulk.rows_among(session, query, [], active=True))
+
+    expected = [(row["national_id"], row["id"]) for row in rows[::2] if row["active"]]
+    assert sorted(map(tuple, found)) == sorted(expected)
+    assert none == []
+
+
 def test_many_events_queued_at_once_read_back_as_given(app):
     data = [
         {"n": n, "text": 'Zoé "dite" \\ \t', "none": None, "ok": n % 2 == 0} for n in range(200)

@@ -167,12 +167,7 @@ def write_into_empty(session, batch, counts: Counter, places: dict) -> None:
 def _stored_prints(session, keys: list[str]) -> dict[str, tuple]:
     """{key: (id, fingerprint)} of the stored organisations among keys."""
     query = staging.among(Organization, "key", "id", "fingerprint")
-    found = {}
-    for part in _chunks(keys):
-        found.update(
-            (key, (id_, print_)) for key, id_, print_ in session.execute(query, {"keys": part})
-        )
-    return found
+    return {key: (id_, print_) for key, id_, print_ in bulk.rows_among(session, query, keys)}
 
 
 def _with_stored(session, row, practitioner_id):
@@ -325,11 +320,10 @@ _SYNCED = ("organization_id", "family_search", "given_search")
 def _stored_roles(session, practitioner_ids: list) -> dict:
     columns = ("id", "fingerprint", "active", *_SYNCED)
     query = staging.among(PractitionerRole, "practitioner_id", *columns)
-    roles = {}
-    for part in _chunks(practitioner_ids):
-        for role in session.execute(query, {"keys": part}):
-            roles[(role.practitioner_id, role.fingerprint)] = role
-    return roles
+    return {
+        (role.practitioner_id, role.fingerprint): role
+        for role in bulk.rows_among(session, query, practitioner_ids)
+    }
 
 
 def _organization_ids(session, keys: set[str], known: dict) -> dict[str, uuid.UUID]:
@@ -352,10 +346,7 @@ KNOWN_ORGANIZATIONS = 50_000
 def _ids_by(session, model, key: str, keys: list[str]) -> dict:
     """{key: id} of the stored rows of model among keys."""
     query = staging.among(model, key, "id")
-    found = {}
-    for part in _chunks(keys):
-        found.update((key, id_) for key, id_ in session.execute(query, {"keys": part}))
-    return found
+    return dict(bulk.rows_among(session, query, keys))
 
 
 def _link_mailboxes(session, rows: list[dict], places: dict) -> None:
@@ -428,8 +419,3 @@ def link_waiting_mailboxes(session) -> None:
             .values({column: found.scalar_subquery(), Mailbox.updated_at: now})
         )
     session.commit()
-
-
-def _chunks(items: list, size: int = staging.SELECT_CHUNK):
-    for start in range(0, len(items), size):
-        yield items[start : start + size]

@@ -25,10 +25,6 @@ STORED = {
     MAILBOX: (models.Mailbox, "address"),
 }
 
-# Bind parameters per statement stay under SQLite's limit (32766) and keep PostgreSQL plans small.
-SELECT_CHUNK = 500
-
-
 def stage_professionals(session, run_id: int, rows: list[StagedRow]) -> None:
     """Stage a batch of professionals, merging partial records of one national id."""
     merged = merged_professionals(rows)
@@ -82,39 +78,34 @@ def _unchanged_keys(session, entity: str, rows: list[StagedRow]) -> set[str]:
     keys = list(prints)
     # `active` is tested here, not in SQL: there SQLite would rather walk the index on active.
     query = among(model, key_name, "fingerprint", "active")
-    same = set()
-    for start in range(0, len(keys), SELECT_CHUNK):
-        same.update(
-            stored
-            for stored, print_, active in session.execute(
-                query, {"keys": keys[start : start + SELECT_CHUNK]}
-            )
-            if active and prints[stored] == print_
-        )
-    return same
+    return {
+        stored
+        for stored, print_, active in bulk.rows_among(session, query, keys)
+        if active and prints[stored] == print_
+    }
 
 
 _STAGING = ImportStaging.__table__
-_STAGED = sa.select(_STAGING.c.key, _STAGING.c.data).where(
-    _STAGING.c.run_id == sa.bindparam("run_id"),
-    _STAGING.c.entity == sa.bindparam("entity"),
-    _STAGING.c.key.in_(sa.bindparam("keys", expanding=True)),
+_STAGED = bulk.among(
+    sa.select(_STAGING.c.key, _STAGING.c.data).where(
+        _STAGING.c.run_id == sa.bindparam("run_id"),
+        _STAGING.c.entity == sa.bindparam("entity"),
+    ),
+    _STAGING.c.key,
 )
 
 
 def _staged(session, run_id: int, entity: str, keys: list[str]):
-    for start in range(0, len(keys), SELECT_CHUNK):
-        values = {"run_id": run_id, "entity": entity, "keys": keys[start : start + SELECT_CHUNK]}
-        yield from session.execute(_STAGED, values)
+    return bulk.rows_among(session, _STAGED, keys, run_id=run_id, entity=entity)
 
 
 @lru_cache(maxsize=16)
-def among(model, key: str, *names: str):
-    """SELECT key, *names FROM model WHERE key IN :keys, built once: a query of literal values
-    is built and compiled again each time, which costs more than running it."""
+def among(model, key: str, *names: str) -> bulk.Among:
+    """SELECT key, *names FROM model WHERE key among :keys (servicekit.bulk.rows_among), built
+    once: a query of literal values is built and compiled again each time, which costs more
+    than running it."""
     column = getattr(model, key)
-    query = sa.select(column, *(getattr(model, name) for name in names))
-    return query.where(column.in_(sa.bindparam("keys", expanding=True)))
+    return bulk.among(sa.select(column, *(getattr(model, name) for name in names)), column)
 
 
 def upsert(session, rows: list[tuple]) -> None:
