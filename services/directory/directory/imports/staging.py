@@ -25,6 +25,7 @@ STORED = {
     MAILBOX: (models.Mailbox, "address"),
 }
 
+
 def stage_professionals(session, run_id: int, rows: list[StagedRow]) -> None:
     """Stage a batch of professionals, merging partial records of one national id."""
     merged = merged_professionals(rows)
