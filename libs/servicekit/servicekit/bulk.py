@@ -78,23 +78,71 @@ def _copies(connection, count: int) -> bool:
 
 
 def _copy(connection, table: sa.Table, order: tuple, parameters: list[tuple]) -> None:
-    _copy_into(connection, _copy_sql(connection.dialect, table, order), parameters)
+    statement, types = _copy_sql(connection.dialect, table, order)
+    _copy_into(connection, statement, types, parameters)
 
 
 @lru_cache(maxsize=64)
-def _copy_sql(dialect, table: sa.Table, columns: tuple) -> str:
+def _copy_sql(dialect, table: sa.Table, columns: tuple) -> tuple[str, tuple | None]:
+    """(COPY statement, the columns' binary types or None for the text format)."""
     preparer = dialect.identifier_preparer
+    types = binary_types(dialect, table, columns)
     # Only names from the table's own metadata, quoted by the dialect, go into the text.
-    return f"COPY {preparer.format_table(table)} ({_names(preparer, columns)}) FROM STDIN"
+    statement = f"COPY {preparer.format_table(table)} ({_names(preparer, columns)}) FROM STDIN"
+    return statement + (_BINARY if types else ""), types
 
 
-def _copy_into(connection, statement: str, parameters: list[tuple]) -> None:
-    """Run a COPY ... FROM STDIN of the rows, in the connection's transaction (text format:
-    each value is encoded by its Python type, as the INSERT's parameters would be, and cast by
-    the column's type)."""
+_BINARY = " (FORMAT BINARY)"
+
+
+def binary_types(dialect, table: sa.Table, columns: tuple) -> tuple[str, ...] | None:
+    """The PostgreSQL types whose binary form psycopg writes for these columns, or None when
+    one of them must go in the text format.
+
+    A COPY in the binary format costs the writer about a third of the text format's CPU (no
+    value printed then escaped: a role row of 20 columns, 4.2 µs against 1.5). Only the
+    types below qualify, whose values come from SQLAlchemy as psycopg's binary dumpers take
+    them (UUID objects, str, bool, aware datetimes, int); a value of another Python type fails
+    the COPY, and with it the transaction, where the text format would have let PostgreSQL
+    cast it. A column of any other type (JSON, enums...) keeps the whole COPY in text.
+    """
+    types = [_binary_type(table.c[column].type, dialect) for column in columns]
+    return None if None in types else tuple(types)
+
+
+def _binary_type(type_, dialect) -> str | None:
+    type_ = type_.dialect_impl(dialect)  # the variant for this database
+    if isinstance(type_, sa.TypeDecorator):  # its bind processing has run: its impl's values
+        type_ = type_.impl_instance.dialect_impl(dialect)
+    if isinstance(type_, sa.Enum):  # a String whose column is of its own type
+        return None
+    if isinstance(type_, sa.Uuid):
+        return "uuid" if type_.as_uuid else None
+    if isinstance(type_, sa.String):  # varchar's binary form is its text's
+        return "text"
+    if isinstance(type_, sa.Boolean):
+        return "bool"
+    if isinstance(type_, sa.DateTime):
+        return "timestamptz" if type_.timezone else None
+    for integer, name in _INTEGERS:
+        if isinstance(type_, integer):
+            return name
+    return None
+
+
+# Most specific first: BigInteger and SmallInteger are Integers.
+_INTEGERS = ((sa.BigInteger, "int8"), (sa.SmallInteger, "int2"), (sa.Integer, "int4"))
+
+
+def _copy_into(connection, statement: str, types: tuple | None, parameters: list[tuple]) -> None:
+    """Run a COPY ... FROM STDIN of the rows, in the connection's transaction. In the binary
+    format `types` name each column's type; in the text format each value is encoded by its
+    Python type, as the INSERT's parameters would be, and cast by the column's type."""
     cursor = connection.connection.cursor()
     try:
         with cursor.copy(statement) as copy:
+            if types:
+                copy.set_types(list(types))
             for row in parameters:
                 copy.write_row(row)
     finally:
@@ -140,16 +188,19 @@ def _upsert_statement(dialect, table: sa.Table, columns: tuple, keys: tuple) -> 
 
 
 def _upsert_by_copy(connection, table: sa.Table, columns: tuple, rows: list, keys: tuple):
-    create, copy, upsert, empty = _upsert_by_copy_sql(connection.dialect, table, columns, keys)
+    create, copy, types, upsert, empty = _upsert_by_copy_sql(
+        connection.dialect, table, columns, keys
+    )
     connection.exec_driver_sql(create)
-    _copy_into(connection, copy, rows)
+    _copy_into(connection, copy, types, rows)
     connection.exec_driver_sql(upsert)
     connection.exec_driver_sql(empty)
 
 
 @lru_cache(maxsize=16)
 def _upsert_by_copy_sql(dialect, table: sa.Table, columns: tuple, keys: tuple) -> tuple:
-    """(create the batch table, copy into it, upsert from it, empty it): SQL for upsert_many."""
+    """(create the batch table, copy into it, the copy's binary types or None, upsert from it,
+    empty it): what upsert_many runs."""
     preparer = dialect.identifier_preparer
     target = preparer.format_table(table)
     # A table of this session only, emptied after each use; no commit carries rows over either.
@@ -160,10 +211,12 @@ def _upsert_by_copy_sql(dialect, table: sa.Table, columns: tuple, keys: tuple) -
         for column in columns
         if column not in keys
     )
+    types = binary_types(dialect, table, columns)
     # Only names from the table's own metadata, quoted by the dialect, go into the text.
     return (
         f"CREATE TEMPORARY TABLE IF NOT EXISTS {batch} (LIKE {target}) ON COMMIT DELETE ROWS",
-        f"COPY {batch} ({names}) FROM STDIN",
+        f"COPY {batch} ({names}) FROM STDIN" + (_BINARY if types else ""),
+        types,
         f"INSERT INTO {target} ({names}) SELECT {names} FROM {batch}"  # noqa: S608
         f" ON CONFLICT ({_names(preparer, keys)}) DO UPDATE SET {updates}",
         f"DELETE FROM {batch}",  # noqa: S608

@@ -73,6 +73,35 @@ def test_many_inserted_rows_read_back_with_their_types_and_awkward_text(app):
         assert stored(session) == {row["id"]: row for row in rows}
 
 
+def test_copy_goes_binary_only_for_the_types_it_writes_as_given():
+    from servicekit.models import BigIntId, OutboxEvent, UTCDateTime
+    from sqlalchemy.dialects import postgresql
+
+    dialect = postgresql.psycopg.dialect()
+    table = sa.Table(
+        "kinds",
+        sa.MetaData(),
+        sa.Column("id", BigIntId),
+        sa.Column("ref", sa.Uuid),
+        sa.Column("name", sa.String(10).with_variant(sa.String(10, collation="C"), "postgresql")),
+        sa.Column("flag", sa.Boolean),
+        sa.Column("at", UTCDateTime),
+        sa.Column("grown", sa.Integer().with_variant(sa.BigInteger(), "postgresql")),
+        sa.Column("uuid_text", sa.Uuid(as_uuid=False)),
+        sa.Column("naive", sa.DateTime),
+        sa.Column("kind", sa.Enum("a", "b", name="kind")),
+    )
+    simple = ("id", "ref", "name", "flag", "at", "grown")
+
+    assert bulk.binary_types(dialect, table, simple) == (
+        "int8", "uuid", "text", "bool", "timestamptz", "int8"
+    )  # fmt: skip
+    for other in ("uuid_text", "naive", "kind"):
+        assert bulk.binary_types(dialect, table, (*simple, other)) is None
+    events = OutboxEvent.__table__
+    assert bulk.binary_types(dialect, events, tuple(events.c.keys())) is None  # JSON data
+
+
 @pytest.mark.parametrize("per_statement", [1, 4, 10_000])
 def test_rows_read_by_many_keys_are_those_stored_under_them(app, monkeypatch, per_statement):
     # Keys split over several statements, one of them stored under no row.
