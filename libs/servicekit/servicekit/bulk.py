@@ -54,12 +54,15 @@ def _execute_many(session, table: sa.Table, columns: tuple, rows: list[dict], by
         session.execute(_core_statement(table, by_id), _core_rows(rows, by_id))
         return
     sql, order, conversions = prepared
-    values = itemgetter(*order)
-    if not conversions:
-        parameters = [values(row) for row in rows]
-    else:
-        by_column = list(zip(*map(values, rows), strict=True))
-        for index, process in conversions:
+    parameters = list(map(itemgetter(*order), rows))
+    # A conversion that gives back every value as it is (a boolean or an aware datetime on
+    # PostgreSQL) spares turning the rows into columns and back.
+    changing = [
+        (index, process) for index, process in conversions if _changes(parameters, index, process)
+    ]
+    if changing:
+        by_column = list(zip(*parameters, strict=True))
+        for index, process in changing:
             by_column[index] = _converted(by_column[index], process)
         parameters = list(zip(*by_column, strict=True))
     if not by_id and _copies(connection, len(parameters)):
@@ -221,6 +224,18 @@ def _upsert_by_copy_sql(dialect, table: sa.Table, columns: tuple, keys: tuple) -
         f" ON CONFLICT ({_names(preparer, keys)}) DO UPDATE SET {updates}",
         f"DELETE FROM {batch}",  # noqa: S608
     )
+
+
+def _changes(parameters: list[tuple], index: int, process) -> bool:
+    """Whether `process` changes any value of the column at `index` (once per run of the same
+    object, as _converted calls it)."""
+    previous = _NOTHING
+    for item in map(itemgetter(index), parameters):
+        if item is not previous:
+            previous = item
+            if process(item) is not item:
+                return True
+    return False
 
 
 def _converted(column: tuple, process) -> list:

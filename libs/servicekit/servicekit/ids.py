@@ -41,7 +41,7 @@ os.register_at_fork(after_in_child=_reseed)
 
 def uuid7() -> uuid.UUID:
     """A new UUID version 7, greater than every one this process made before."""
-    return uuid.UUID(int=_compose(*_reserve(1)))
+    return _uuid(_compose(*_reserve(1)))
 
 
 def uuid7s(count: int) -> list[uuid.UUID]:
@@ -55,9 +55,23 @@ def uuid7s(count: int) -> list[uuid.UUID]:
     ms, first = _reserve(count)
     base = _compose(ms, 0)  # the counter's bits below, composed inline: no call per id
     return [
-        uuid.UUID(int=base | ((counter >> 62) << 64) | (counter & _LOW))
+        _uuid(base | ((counter >> 62) << 64) | (counter & _LOW))
         for counter in range(first, first + count)
     ]
+
+
+_new = object.__new__
+_set = object.__setattr__
+_UNKNOWN = uuid.SafeUUID.unknown
+
+
+def _uuid(value: int) -> uuid.UUID:
+    """The UUID of a 128-bit value composed here, without uuid.UUID(int=...)'s checks of its
+    arguments (half the cost of one id). Set as UUID.__init__ sets them."""
+    made = _new(uuid.UUID)
+    _set(made, "int", value)
+    _set(made, "is_safe", _UNKNOWN)
+    return made
 
 
 def _compose(ms: int, counter: int) -> int:

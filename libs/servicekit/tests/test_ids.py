@@ -1,6 +1,7 @@
 """Time-ordered UUIDs: version 7, growing within a process, apart across forked processes."""
 
 import os
+import pickle
 import time
 import uuid
 
@@ -88,3 +89,14 @@ def test_a_batch_that_would_fill_the_counter_starts_in_the_next_millisecond(monk
 
     assert {value.int >> 80 for value in batch} == {now + 11}
     assert batch == sorted(batch) and len(set(batch)) == 10
+
+
+def test_made_uuid7s_behave_as_the_uuids_the_standard_library_makes():
+    made = [ids.uuid7(), *ids.uuid7s(3)]
+
+    for value in made:
+        twin = uuid.UUID(str(value))
+        assert value == twin and hash(value) == hash(twin)
+        assert (value.version, value.variant, value.is_safe) == (7, uuid.RFC_4122, twin.is_safe)
+        assert pickle.loads(pickle.dumps(value)) == twin
+        assert {value: 1}[twin] == 1 and value.hex == twin.hex and value.bytes == twin.bytes
