@@ -48,8 +48,9 @@ def test_it_builds_a_professional_with_identifiers_activities_and_organisations(
 
     assert first.national_id == ("8" if first.id_type == "RPPS" else "0") + first.identifier
     assert first.family_name and first.given_name
-    assert {a.organisation_key for a in first.activities} == {o.key for o in first.organisations}
-    assert all(o.postcode and o.commune and o.name for o in first.organisations)
+    assert {a.organisation_key for a in first.activities} == {site.key for site in first.sites}
+    organisations = [site.organisation() for site in first.sites]
+    assert all(o.postcode and o.commune and o.name for o in organisations)
 
 
 def test_it_gives_the_same_fingerprints_on_every_run(snapshot, tmp_path):
@@ -82,7 +83,7 @@ def test_it_changes_only_the_organisation_fingerprint_when_its_phone_changes(sna
     before, after = professional_from([line]), professional_from([new_phone])
 
     assert before.fingerprint == after.fingerprint
-    assert before.organisations[0].fingerprint != after.organisations[0].fingerprint
+    assert before.sites[0].fingerprint != after.sites[0].fingerprint
 
 
 def test_it_ignores_spacing_and_unicode_composition_in_fingerprints():
@@ -123,10 +124,10 @@ def test_it_keeps_the_fingerprints_stored_by_earlier_imports():
     person = professional_from([cabinet, home, cabinet])
 
     assert alone.fingerprint == "427d87045361cc4221bc065897eb18d7"
-    assert alone.organisations == ()
+    assert alone.sites == ()
     assert person.fingerprint == "b0bf795210c187b579ea2f5c66764f87"
     assert [a.organisation_key for a in person.activities] == ["", "siret:85131528300016"]
-    assert [(o.key, o.fingerprint) for o in person.organisations] == [
+    assert [(site.key, site.fingerprint) for site in person.sites] == [
         ("siret:85131528300016", "1c5a96ef343064fbc896c9fa77841dbc")
     ]
 
@@ -187,9 +188,11 @@ def test_staged_rows_read_back_as_the_records_they_were_made_from(snapshot):
     for person in [*people, odd]:
         key, print_, data = rows.professional_row(person)
         back = rows.decode_professional(key, data, print_)
-        assert back == replace(person, organisations=())
-        for org in person.organisations:
-            key, print_, data = rows.organisation_row(org)
+        assert back == replace(person, sites=())
+        for site in person.sites:
+            org = site.organisation()
+            key, print_, data = rows.site_row(site)
+            assert (key, print_, data) == rows.organisation_row(org)
             assert rows.decode_organisation(key, data, print_) == org
     for box in mailboxes(records(snapshot.mssante_path)):
         key, print_, data = rows.mailbox_row(box)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from directory.extract.formats import MSSANTE, PERSONNE_ACTIVITE
 from directory.extract.reader import ExtractError, ExtractReader, Rejection, Stats
 from directory.extract.records import ProfessionalRuns, RecentOrganisations, mailbox_from
-from directory.extract.rows import StagedRow, mailbox_row, organisation_row, professional_row
+from directory.extract.rows import StagedRow, mailbox_row, professional_row, site_row
 
 FORMATS = {"ps": PERSONNE_ACTIVITE, "mssante": MSSANTE}
 # Files smaller than this are read in-process.
@@ -94,9 +94,9 @@ def _professionals_adder():
         person = runs.push(values) if values is not None else runs.flush()
         if person is not None:
             batch.rows.append(professional_row(person))
-            for org in person.organisations:
-                if recent.is_new(org):
-                    batch.organisations.append(organisation_row(org))
+            for site in person.sites:
+                if recent.is_new(site):
+                    batch.organisations.append(site_row(site))
 
     return add
 

@@ -35,7 +35,7 @@ def parse_and_group(path: Path) -> dict:
     records = (item for item in reader if isinstance(item, Record))
     for person in professionals(records):
         people += 1
-        organisations += sum(1 for org in person.organisations if recent.is_new(org))
+        organisations += sum(1 for site in person.sites if recent.is_new(site))
     seconds = time.perf_counter() - started
     cpu_seconds = time.process_time() - cpu_started
     stats = reader.stats

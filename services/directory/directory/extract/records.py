@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from operator import itemgetter
+from typing import NamedTuple
 
 from directory.extract.formats import MSSANTE, PERSONNE_ACTIVITE
 from directory.extract.reader import Record
@@ -93,6 +94,20 @@ class Organisation:
     fingerprint: str = ""
 
 
+class Site(NamedTuple):
+    """An organisation as an activity line names it, in the little memory a reader can keep
+    for each of the tens of thousands it meets: its key, its fingerprint and its values joined
+    (the ORGANISATION_COLUMNS of the line, without the key)."""
+
+    key: str
+    fingerprint: str
+    values: str
+
+    def organisation(self) -> Organisation:
+        """The whole organisation record."""
+        return Organisation(self.key, *self.values.split(_SEPARATOR), fingerprint=self.fingerprint)
+
+
 @dataclass(**_RECORD)
 class Activity:
     """One line of the personne-activité extract: what a professional does, and where."""
@@ -125,7 +140,7 @@ class Professional:
     given_name: str
     professions: tuple[str, ...]
     activities: tuple[Activity, ...]
-    organisations: tuple[Organisation, ...]
+    sites: tuple[Site, ...]  # where the activities take place, as read (none once staged)
     fingerprint: str = ""
 
     def merged_with(self, other: "Professional") -> "Professional":
@@ -139,9 +154,7 @@ class Professional:
             self.family_name,
             self.given_name,
         )
-        return _professional(
-            identity, self.activities + other.activities, self.organisations + other.organisations
-        )
+        return _professional(identity, self.activities + other.activities, self.sites + other.sites)
 
 
 @dataclass(**_RECORD)
@@ -204,29 +217,31 @@ ORGANISATION_COLUMNS = (
 )
 
 
-def organisation_from(values: Values) -> Organisation | None:
+def organisation_from(values: Values) -> Site | None:
     """The organisation an activity line names, or None for an activity without one."""
-    return _organisation(_SEPARATOR.join(_organisation_values(values)))
+    return _site(_SEPARATOR.join(_organisation_values(values)))
 
 
 _organisation_values = PERSONNE_ACTIVITE.getter(*ORGANISATION_COLUMNS)
 _key_values = itemgetter(*map(ORGANISATION_COLUMNS.index, KEY_COLUMNS))
 
-
-# A site appears on the line of every professional working there: a bounded cache builds
-# each one once while it is in use. Lines come in professional order, so a site comes back
-# after thousands of others. 16,384 entries (with the two site caches of the rules) cost about
-# 30 MB more than 4,096 once full, and read a 1M-line file 15 % faster (32,768: +70 MB, +45 %).
+# A site appears on the line of every professional working there: a bounded cache builds each
+# one once while it is in use. Lines come in professional order, so a site comes back after
+# thousands of others: a national extract names about 50,000, and a reader that forgets some
+# builds them again, line after line (27.8 µs per line with 16,384 remembered, 19.0 with 65,536).
 # Keyed by the values joined (they never contain the separator): one string hashes and compares
-# faster than a tuple of 18.
-@lru_cache(maxsize=1 << 14)
-def _organisation(joined: str) -> Organisation | None:
+# faster than a tuple of 18, and the Site keeps that same string.
+SITES_REMEMBERED = 1 << 16
+
+
+@lru_cache(maxsize=SITES_REMEMBERED)
+def _site(joined: str) -> Site | None:
     values = joined.split(_SEPARATOR)
     key = organisation_key(*_key_values(values))
     if not key:
         return None
     values.insert(0, key)
-    return Organisation(*values, fingerprint=fingerprint(values))
+    return Site(key, fingerprint(values), joined)
 
 
 _ACTIVITY_COLUMNS = (
@@ -256,13 +271,13 @@ def activity_from(line: Values, key: str | None = None) -> Activity:
     return Activity(*values, fingerprint=fingerprint(values))
 
 
-def _professional(identity: tuple[str, ...], activities, organisations) -> Professional:
+def _professional(identity: tuple[str, ...], activities, sites) -> Professional:
     # Sorted so that the fingerprint ignores line order and duplicates collapse.
     acts = _distinct(activities, _by_fingerprint)
-    orgs = _distinct(organisations, _by_key)
+    places = _distinct(sites, _by_key)
     professions = tuple(sorted({a.profession_code for a in acts if a.profession_code}))
     own = fingerprint((*identity, *professions, *map(_by_fingerprint, acts)))
-    return Professional(*identity, professions, acts, orgs, fingerprint=own)
+    return Professional(*identity, professions, acts, places, fingerprint=own)
 
 
 def _distinct(items: list, key) -> tuple:
@@ -276,8 +291,8 @@ def _by_fingerprint(activity: Activity) -> str:
     return activity.fingerprint
 
 
-def _by_key(organisation: Organisation) -> str:
-    return organisation.key
+def _by_key(site: Site) -> str:
+    return site.key
 
 
 ID_TYPES = {"8": "RPPS", "0": "ADELI"}
@@ -296,15 +311,15 @@ def professional_from(lines: list[Values]) -> Professional:
     """One professional from the (non-empty) list of its lines' values."""
     national_id, kind, *names = _identity_values(lines[0])
     identity = (national_id, ID_TYPES.get(kind, kind), *names)
-    activities, organisations = [], []
+    activities, sites = [], []
     for line in lines:
-        org = organisation_from(line)
-        if org is None:
+        site = organisation_from(line)
+        if site is None:
             activities.append(activity_from(line, ""))
-        else:  # the organisation knows its key already
-            activities.append(activity_from(line, org.key))
-            organisations.append(org)
-    return _professional(identity, activities, organisations)
+        else:  # the site knows its key already
+            activities.append(activity_from(line, site.key))
+            sites.append(site)
+    return _professional(identity, activities, sites)
 
 
 _NATIONAL_ID = PERSONNE_ACTIVITE.position("Identification nationale PP")
@@ -387,7 +402,7 @@ class RecentOrganisations:
         self.size = size
         self.recent: OrderedDict[str, str] = OrderedDict()
 
-    def is_new(self, org: Organisation) -> bool:
+    def is_new(self, org: Organisation | Site) -> bool:
         """Whether this (key, fingerprint) was not among the recently seen ones."""
         if self.recent.get(org.key) == org.fingerprint:
             self.recent.move_to_end(org.key)
@@ -399,10 +414,8 @@ class RecentOrganisations:
         return True
 
 
-def distinct_organisations(
-    people: Iterable[Professional], remember: int = 100_000
-) -> Iterator[Organisation]:
-    """The professionals' organisations, repeats within the last `remember` left out."""
+def distinct_sites(people: Iterable[Professional], remember: int = 100_000) -> Iterator[Site]:
+    """The professionals' sites, repeats within the last `remember` left out."""
     recent = RecentOrganisations(remember)
     for person in people:
-        yield from filter(recent.is_new, person.organisations)
+        yield from filter(recent.is_new, person.sites)

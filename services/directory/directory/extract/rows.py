@@ -10,7 +10,7 @@ splitting cost a fraction of encoding and decoding JSON, on millions of rows eac
 from functools import lru_cache
 from operator import attrgetter
 
-from directory.extract.records import Activity, Mailbox, Organisation, Professional
+from directory.extract.records import Activity, Mailbox, Organisation, Professional, Site
 
 # What stages one record: its key, its fingerprint and its content as text.
 StagedRow = tuple[str, str, str]
@@ -49,6 +49,12 @@ def professional_row(person: Professional) -> StagedRow:
 def organisation_row(org: Organisation) -> StagedRow:
     """What stages an organisation: (key, fingerprint, data)."""
     return org.key, org.fingerprint, _VALUE.join(_values(org))
+
+
+def site_row(site: Site) -> StagedRow:
+    """What stages the organisation of a site: organisation_row of site.organisation(), without
+    building it (its values are joined in the same order, after its key)."""
+    return site.key, site.fingerprint, site.key + _VALUE + site.values
 
 
 def mailbox_row(box: Mailbox) -> StagedRow:

@@ -95,10 +95,10 @@ _COUNTRY = "Code pays (coord. structure)"
 _site_values = PERSONNE_ACTIVITE.getter(_COUNTRY, *(column for column, _ in _SITE_CHECKS))
 
 
-# A site is repeated on the line of everyone working there: check each one once while in use,
-# keyed by its values joined (no field of a line contains "|"): one string hashes and compares
-# faster than a tuple.
-@lru_cache(maxsize=1 << 14)
+# A site is repeated on the line of everyone working there: check each one once while in use
+# (as many as records.SITES_REMEMBERED, for the same reason), keyed by its values joined (no
+# field of a line contains "|"): one string hashes and compares faster than a tuple.
+@lru_cache(maxsize=1 << 16)
 def _site_issues_once(joined: str) -> tuple[Issue, ...]:
     return site_issues(tuple(joined.split("|")))
 
