@@ -6,7 +6,6 @@ mismatch can never be a reason to drop a professional or an organisation.
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 
 from stdnum.exceptions import InvalidChecksum, ValidationError
 from stdnum.fr import siren, siret
@@ -30,9 +29,6 @@ def warn(reason: str) -> Finding:
     return Finding(reason, blocking=False)
 
 
-# Organisation identifiers repeat on every activity line of the site: a small bounded cache
-# spares the key computations without growing with the file.
-_cached = lru_cache(maxsize=1 << 14)
 
 _ADELI = re.compile(r"[0-9A-Z]{9}")
 _FINESS = re.compile(r"(?:\d{2}|2A|2B)\d{7}")
@@ -92,7 +88,6 @@ def finess_key_digits(value: str) -> str:
     return "20" + value[2:] if value[:2] in ("2A", "2B") else value
 
 
-@_cached
 def check_finess(value: str) -> Finding | None:
     """FINESS: 9 characters, a department (2A / 2B for Corsica) then digits, Luhn key last."""
     if not _FINESS.fullmatch(value):
@@ -118,13 +113,11 @@ def _check_stdnum(module, value: str, label: str, length: int) -> Finding | None
     return None
 
 
-@_cached
 def check_siret(value: str) -> Finding | None:
     """SIRET: 14 digits; its key (Luhn, La Poste's own rule) only warns."""
     return _check_stdnum(siret, value, "SIRET", 14)
 
 
-@_cached
 def check_siren(value: str) -> Finding | None:
     """SIREN: 9 digits; its Luhn key only warns."""
     return _check_stdnum(siren, value, "SIREN", 9)
