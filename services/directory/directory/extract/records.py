@@ -218,7 +218,8 @@ ORGANISATION_COLUMNS = (
 
 
 def organisation_from(values: Values) -> Site | None:
-    """The organisation an activity line names, or None for an activity without one."""
+    """The site of the organisation an activity line names, or None for an activity without
+    one."""
     return _site(_SEPARATOR.join(_organisation_values(values)))
 
 
