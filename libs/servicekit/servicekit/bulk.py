@@ -341,9 +341,9 @@ def rows_among(session, query: Among, keys: list, **values) -> Iterator[sa.Row]:
     back twice), `values` bound to the query's other parameters.
 
     On PostgreSQL the keys go as one array per statement: SQLAlchemy renders an IN list and
-    binds its values one by one, which costs about three times the web process's CPU of the
-    whole query with an array (500 keys: 5.7 µs a key, 1.9 with an array). Run on the session's
-    connection, as Core: the session is not flushed first.
+    binds its values one by one, which costs the calling process about three times the CPU of
+    the whole query with an array (500 keys: 5.7 µs a key, 1.9 with an array). Run on the
+    session's connection, as Core: the session is not flushed first.
     """
     connection = session.connection()
     if connection.dialect.name == "postgresql":
