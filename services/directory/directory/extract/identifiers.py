@@ -29,7 +29,6 @@ def warn(reason: str) -> Finding:
     return Finding(reason, blocking=False)
 
 
-
 _ADELI = re.compile(r"[0-9A-Z]{9}")
 _FINESS = re.compile(r"(?:\d{2}|2A|2B)\d{7}")
 _POSTCODE = re.compile(r"\d{5}")
