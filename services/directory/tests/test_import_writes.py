@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from directory.imports import apply, entities, staging
 from directory.imports.apply import insert_rows, update_rows
-from directory.models import ImportRun, ImportStaging, Practitioner
+from directory.models import ImportRejection, ImportRun, ImportStaging, Practitioner
 from servicekit import bulk, db
 from servicekit.events import emit, emit_many
 from servicekit.ids import uuid7
@@ -193,6 +193,32 @@ def test_created_events_built_by_the_database_are_the_ones_emit_would_queue(app)
             getattr(by_emit, name) for name in shared
         ]
         assert dt.timedelta(0) <= by_emit.created_at - event.created_at < dt.timedelta(seconds=5)
+
+
+def test_many_reported_lines_read_back_with_their_numbers_and_empty_columns(app):
+    # Integers and NULLs through PostgreSQL's COPY (binary: every column's type allows it).
+    with app.app_context(), db.sessions() as session:
+        run = ImportRun(kind="ps", file_name="extrait.txt")
+        session.add(run)
+        session.flush()
+        rows = [
+            {
+                "line": 2**31 - 1 - number,
+                "column": None if number % 3 else "Identifiant PP",
+                "reason": f"RPPS mal formé : 11 chiffres attendus ({number})",
+                "severity": "error" if number % 2 else "warning",
+                "run_id": run.id,
+            }
+            for number in range(bulk.COPY_MIN_ROWS * 2)
+        ]
+        insert_rows(session, ImportRejection, rows)
+        session.commit()
+        stored = session.execute(
+            sa.select(ImportRejection.line, ImportRejection.column, ImportRejection.reason,
+                      ImportRejection.severity, ImportRejection.run_id)
+        ).all()  # fmt: skip
+
+    assert sorted(map(tuple, stored)) == sorted(tuple(row.values()) for row in rows)
 
 
 def test_staged_rows_upserted_in_bulk_replace_the_ones_staged_before(app):
