@@ -62,10 +62,12 @@ def _driver_form(dialect, statement) -> tuple[str, dict, tuple]:
     compiled = statement.compile(dialect=dialect)
     fixed, processors = {}, []
     for bind, name in compiled.bind_names.items():
-        if name != bind.key:  # an anonymous parameter: a value written in the statement
-            if bind.required:
-                raise RuntimeError(f"parameter {bind.key!r} renamed {name!r}")
-            fixed[name] = bind.effective_value
+        if bind.callable is not None:  # a value computed at each execution: not kept once
+            raise RuntimeError(f"parameter {name!r} is computed at each execution")
+        if bind.required and name != bind.key:
+            raise RuntimeError(f"parameter {bind.key!r} renamed {name!r}")
+        if not bind.required:  # a value the statement holds (a literal, a default)
+            fixed[name] = bind.value
         process = bind.type.dialect_impl(dialect).bind_processor(dialect)
         if process is not None:
             processors.append((name, process))
