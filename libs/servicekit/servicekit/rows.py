@@ -33,14 +33,14 @@ def insert_rows(session, rows: list[tuple[sa.Table, dict]], guard=None) -> bool:
     connection = session.connection()
     shape = tuple((table, tuple(values)) for table, values in rows)
     guard_statement, guard_values = guard or (None, {})
-    statement = _rows_statement(connection.dialect.name, shape, guard_statement)
-    if statement is None:
+    prepared = _prepared(connection.dialect, shape, guard_statement)
+    if prepared is None:
         if not _run_guard(session, guard):
             return False
         for table, values in rows:
             bulk.insert_one(session, table, values)
         return True
-    sql, fixed, processors = _driver_form(connection.dialect, statement)
+    sql, fixed, processors = prepared
     parameters = {**fixed, **guard_values, **_row_parameters(rows)}
     for name, process in processors:
         parameters[name] = process(parameters[name])
@@ -54,11 +54,17 @@ _ROW_COUNT = {"preserve_rowcount": True}
 
 
 @lru_cache(maxsize=64)
-def _driver_form(dialect, statement) -> tuple[str, dict, tuple]:
-    """(SQL, the values the statement holds itself, (parameter, bind processor) pairs) of the
-    statement, compiled once and sent with exec_driver_sql: each value goes through its type's
-    own processor, as Core would send it, without Core's work at every execution (about a
-    third of a refresh grant's CPU went to running its two statements)."""
+def _prepared(dialect, shape: tuple, guard=None) -> tuple[str, dict, tuple] | None:
+    """The single INSERT of `shape` as exec_driver_sql sends it, or None to write row by row.
+
+    Compiled once: (SQL, the values the statement holds itself, (parameter, bind processor)
+    pairs). Each value goes through its type's own processor, as Core would send it, without
+    Core's work at every execution (about a third of a refresh grant's CPU went to running its
+    two statements).
+    """
+    statement = _rows_statement(dialect.name, shape, guard)
+    if statement is None:
+        return None
     compiled = statement.compile(dialect=dialect)
     fixed, processors = {}, []
     for bind, name in compiled.bind_names.items():
@@ -81,7 +87,6 @@ def _run_guard(session, guard) -> bool:
     return session.connection().execute(statement, values).rowcount == 1
 
 
-@lru_cache(maxsize=64)
 def _rows_statement(dialect_name: str, shape: tuple, guard=None):
     """The single INSERT of `shape` ((table, column names) pairs), or None to write row by row.
 

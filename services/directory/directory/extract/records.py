@@ -261,13 +261,11 @@ _ACTIVITY_COLUMNS = (
 
 
 _activity_values = PERSONNE_ACTIVITE.getter(*_ACTIVITY_COLUMNS)
-_line_key_values = PERSONNE_ACTIVITE.getter(*KEY_COLUMNS)
 
 
-def activity_from(line: Values, key: str | None = None) -> Activity:
-    """The activity one personne-activité line describes (at the organisation `key`, if known)."""
-    if key is None:
-        key = organisation_key(*_line_key_values(line))
+def activity_from(line: Values, key: str) -> Activity:
+    """The activity one personne-activité line describes, at the organisation `key` ("" for
+    none)."""
     values = (*_activity_values(line), key)
     return Activity(*values, fingerprint=fingerprint(values))
 
@@ -413,10 +411,3 @@ class RecentOrganisations:
         if len(self.recent) > self.size:
             self.recent.popitem(last=False)
         return True
-
-
-def distinct_sites(people: Iterable[Professional], remember: int = 100_000) -> Iterator[Site]:
-    """The professionals' sites, repeats within the last `remember` left out."""
-    recent = RecentOrganisations(remember)
-    for person in people:
-        yield from filter(recent.is_new, person.sites)
