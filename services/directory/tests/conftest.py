@@ -64,3 +64,14 @@ def index_names(app):
         }
 
     return names
+
+
+@pytest.fixture
+def role_foreign_keys(app):
+    """A function giving the names of the roles' foreign keys as they are now."""
+
+    def names() -> set[str]:
+        inspector = sa.inspect(db.database(app).engine)
+        return {key["name"] for key in inspector.get_foreign_keys("practitioner_roles")}
+
+    return names

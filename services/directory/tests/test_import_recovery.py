@@ -1,5 +1,6 @@
 """An import whose worker died is taken up again, and applies each change exactly once; a first
-import builds its search indexes once its rows are in, whatever happens meanwhile."""
+import builds its search indexes (and on PostgreSQL the roles' foreign keys) once its rows are in,
+whatever happens meanwhile."""
 
 import datetime as dt
 
@@ -159,6 +160,16 @@ def test_a_running_import_beats_at_every_batch_it_commits(app, extract, db_sessi
 
 
 SEARCH_INDEXES = {index.name for index in apply.search_indexes()}
+ROLE_FOREIGN_KEYS = {
+    "fk_practitioner_roles_organization_id_organizations",
+    "fk_practitioner_roles_practitioner_id_practitioners",
+}
+
+
+def added_later(app) -> set[str]:
+    """The roles' foreign keys a first import adds once its rows are in, on this database."""
+    dialect = db.database(app).engine.dialect
+    return {key.name for key in apply.foreign_keys_added_later(dialect)}
 
 
 def indexes_while_applying(monkeypatch, index_names, entity=None) -> list[set[str]]:
@@ -176,27 +187,36 @@ def indexes_while_applying(monkeypatch, index_names, entity=None) -> list[set[st
 
 
 def test_a_first_import_builds_the_search_indexes_once_its_rows_are_in(
-    app, extract, db_session, monkeypatch, index_names
+    app, extract, db_session, monkeypatch, index_names, role_foreign_keys
 ):
     during = indexes_while_applying(monkeypatch, index_names, apply.PRACTITIONERS)
+    keys_during = indexes_while_applying(monkeypatch, role_foreign_keys, apply.PRACTITIONERS)
     queue(app, extract.path)
     assert jobs.run_queued(app) == 1
 
     assert during and not during[0] & SEARCH_INDEXES
     assert index_names() >= SEARCH_INDEXES
+    # PostgreSQL checks the roles' foreign keys once the rows are in; SQLite keeps them.
+    assert added_later(app) == (
+        ROLE_FOREIGN_KEYS if db_session.bind.dialect.name == "postgresql" else set()
+    )
+    assert keys_during == [ROLE_FOREIGN_KEYS - added_later(app)]
+    assert role_foreign_keys() == ROLE_FOREIGN_KEYS
     assert differences(app, Base.metadata) == []
 
 
 def test_a_later_import_keeps_its_indexes_while_applying(
-    app, extract, db_session, monkeypatch, index_names
+    app, extract, db_session, monkeypatch, index_names, role_foreign_keys
 ):
     queue(app, extract.path)
     jobs.run_queued(app)
     during = indexes_while_applying(monkeypatch, index_names)
+    keys_during = indexes_while_applying(monkeypatch, role_foreign_keys)
     queue(app, extract.path)
     assert jobs.run_queued(app) == 1
 
     assert during and all(names >= SEARCH_INDEXES for names in during)
+    assert keys_during and all(names == ROLE_FOREIGN_KEYS for names in keys_during)
 
 
 def test_a_first_import_that_fails_while_applying_leaves_every_index(
@@ -212,14 +232,17 @@ def test_a_first_import_that_fails_while_applying_leaves_every_index(
 
 
 def test_the_indexes_a_killed_first_import_left_out_are_built_by_the_next_run(
-    app, extract, db_session, index_names
+    app, extract, db_session, index_names, role_foreign_keys
 ):
     queue(app, extract.path)
     jobs.run_queued(app)
     with db.database(app).engine.begin() as connection:  # as a first import killed midway
         for index in apply.search_indexes():
             index.drop(connection)
+        for key in apply.foreign_keys_added_later(connection.dialect):
+            connection.execute(sa.schema.DropConstraint(key))
     assert not index_names() & SEARCH_INDEXES
+    assert role_foreign_keys() == ROLE_FOREIGN_KEYS - added_later(app)
 
     queue(app, extract.path)
     assert jobs.run_queued(app) == 1
