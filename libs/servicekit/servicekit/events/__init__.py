@@ -8,7 +8,7 @@ Kafka as CloudEvents (binary mode) and runs the handlers registered with `handle
 "created" events).
 """
 
-from servicekit.events.outbox import emit, emit_many, emit_per_row, event_row, row_id_text
+from servicekit.events.outbox import ROW_ID, emit, emit_many, emit_per_row, event_row
 from servicekit.events.registry import handles
 
-__all__ = ["emit", "emit_many", "emit_per_row", "event_row", "handles", "row_id_text"]
+__all__ = ["ROW_ID", "emit", "emit_many", "emit_per_row", "event_row", "handles"]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from servicekit import bulk
-from servicekit.events import emit_many, emit_per_row, row_id_text
+from servicekit.events import ROW_ID, emit_many, emit_per_row
 from servicekit.ids import uuid7s
 from servicekit.models import utcnow
 
@@ -213,7 +213,7 @@ def _announce_created(session, entity: Entity, rows: list[dict], counts: Counter
         return
     model = entity.model
     stored = model.__table__.c
-    special = {"id": row_id_text(session, model.id), "active": sa.true()}  # created: active
+    special = {"id": ROW_ID, "active": sa.true()}  # created: active
     data = {
         name: special[name] if name in special else stored[name] for name in entity.event(rows[0])
     }
