@@ -346,9 +346,16 @@ def rows_among(session, query: Among, keys: list, **values) -> Iterator[sa.Row]:
     session's connection, as Core: the session is not flushed first.
     """
     connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        statement, size = query.array, ARRAY_KEYS
-    else:
-        statement, size = query.listed, LISTED_KEYS
+    statement = spelled_for(connection.dialect, query)
+    size = ARRAY_KEYS if statement is query.array else LISTED_KEYS
     for start in range(0, len(keys), size):
         yield from connection.execute(statement, {**values, "keys": keys[start : start + size]})
+
+
+def spelled_for(dialect, query: Among) -> sa.Select:
+    """The spelling of `query` this database takes: the array on PostgreSQL, else the list.
+
+    For a caller that binds a bounded number of keys itself, such as an ORM query of a page's
+    rows (a list stays under SQLite's 32,766 parameters).
+    """
+    return query.array if dialect.name == "postgresql" else query.listed

@@ -8,6 +8,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field, replace
 
 import sqlalchemy as sa
+from servicekit import bulk
 
 from directory.fhir import documents, resources, spec
 from directory.fhir.filters import MODELS, as_uuid, condition, conditions, name_prefix
@@ -219,8 +220,23 @@ def _truncated(value):
 
 
 def _rows_by_id(session, model, ids):
-    ids = {key for key in ids if key}
-    return list(session.scalars(sa.select(model).where(model.id.in_(ids)))) if ids else []
+    return _rows_among(session, _BY_ID[model], {key for key in ids if key})
+
+
+def _rows_among(session, query: bulk.Among, keys, method="scalars") -> list:
+    """The rows of `query` whose key is among `keys`, in one statement built once.
+
+    Built anew for each page, a query of listed values cost more of the web process's CPU than
+    its rows did: an `IN` list rendered value by value at each execution. On PostgreSQL the keys
+    go as one array.
+    """
+    if not keys:
+        return []
+    statement = bulk.spelled_for(session.get_bind().dialect, query)
+    return list(getattr(session, method)(statement, {"keys": list(keys)}))
+
+
+_BY_ID = {model: bulk.among(sa.select(model), model.id) for model in MODELS.values()}
 
 
 def _role_practitioners(session, roles):
@@ -233,19 +249,18 @@ def _role_organizations(session, roles):
 
 def _parents(session, organizations):
     finess = {org.part_of for org in organizations if org.part_of}
-    if not finess:
-        return []
-    return list(session.scalars(sa.select(Organization).where(Organization.finess.in_(finess))))
+    return _rows_among(session, _BY_FINESS, finess)
+
+
+_BY_FINESS = bulk.among(sa.select(Organization), Organization.finess)
 
 
 def _roles_of(column):
+    first = sa.select(PractitionerRole).order_by(PractitionerRole.id).limit(MAX_REVINCLUDED + 1)
+    query = bulk.among(first, column)
+
     def load(session, rows):
-        ids = [row.id for row in rows]
-        if not ids:
-            return []
-        statement = sa.select(PractitionerRole).where(column.in_(ids))
-        statement = statement.order_by(PractitionerRole.id).limit(MAX_REVINCLUDED + 1)
-        return list(session.scalars(statement))
+        return _rows_among(session, query, [row.id for row in rows])
 
     return load
 
@@ -289,28 +304,29 @@ def _mailboxes(session, by_type):
     organization_ids = {row.id for row in by_type[Organization]}
     boxes = defaultdict(list)
     # Two queries rather than one with OR: each is served by its own index.
-    if practitioner_ids:
-        for box in _active_boxes(session, Mailbox.practitioner_id.in_(practitioner_ids)):
-            boxes["practitioner", box.practitioner_id].append(box)
-    if organization_ids:
-        owned = Mailbox.organization_id.in_(organization_ids), Mailbox.practitioner_id.is_(None)
-        for box in _active_boxes(session, *owned):
-            boxes["organization", box.organization_id].append(box)
+    for box in _active_boxes(session, _BOXES_OF_PRACTITIONERS, practitioner_ids):
+        boxes["practitioner", box.practitioner_id].append(box)
+    for box in _active_boxes(session, _BOXES_OF_ORGANIZATIONS, organization_ids):
+        boxes["organization", box.organization_id].append(box)
     return boxes
 
 
-def _active_boxes(session, *conditions):
+_BY_ADDRESS = sa.select(Mailbox).order_by(Mailbox.address)
+_BOXES_OF_PRACTITIONERS = bulk.among(_BY_ADDRESS, Mailbox.practitioner_id)
+_BOXES_OF_ORGANIZATIONS = bulk.among(
+    _BY_ADDRESS.where(Mailbox.practitioner_id.is_(None)), Mailbox.organization_id
+)
+
+
+def _active_boxes(session, query, owner_ids):
     # `active` is filtered here, not in SQL: SQLite would pick its index over the owner's.
-    statement = sa.select(Mailbox).where(*conditions).order_by(Mailbox.address)
-    return [box for box in session.scalars(statement) if box.active]
+    return [box for box in _rows_among(session, query, owner_ids) if box.active]
 
 
 def _parent_ids(session, organizations):
     """The id of each legal entity (FINESS EJ) the organisations name, when it is listed."""
     finess = {org.part_of for org in organizations if org.part_of}
-    if not finess:
-        return {}
-    statement = sa.select(Organization.finess, Organization.id).where(
-        Organization.finess.in_(finess)
-    )
-    return {finess: key for finess, key in session.execute(statement)}
+    return dict(_rows_among(session, _IDS_BY_FINESS, finess, method="execute"))
+
+
+_IDS_BY_FINESS = bulk.among(sa.select(Organization.finess, Organization.id), Organization.finess)
