@@ -46,6 +46,20 @@ def update_many(session, table: sa.Table, rows: list[dict]) -> None:
         _execute_many(session, table, tuple(rows[0]), rows, by_id=True)
 
 
+def insert_values(session, table: sa.Table, columns: tuple, rows: list[tuple]) -> None:
+    """INSERT rows given as tuples of their values in the order of `columns`, in the session's
+    transaction: insert_many without a dict per row, for a caller that builds millions."""
+    if not rows:
+        return
+    connection = session.connection()
+    prepared = _prepared(connection.dialect, table, columns, False)
+    if prepared is None:
+        named = [dict(zip(columns, row, strict=True)) for row in rows]
+        session.execute(_core_statement(table, False), named)
+        return
+    _send(connection, table, prepared, rows, by_id=False)
+
+
 def _execute_many(session, table: sa.Table, columns: tuple, rows: list[dict], by_id: bool):
     """Run the statement at the driver, with the column types' own conversions."""
     connection = session.connection()
@@ -53,8 +67,13 @@ def _execute_many(session, table: sa.Table, columns: tuple, rows: list[dict], by
     if prepared is None:
         session.execute(_core_statement(table, by_id), _core_rows(rows, by_id))
         return
+    order = prepared[1]
+    _send(connection, table, prepared, list(map(itemgetter(*order), rows)), by_id)
+
+
+def _send(connection, table: sa.Table, prepared, parameters: list, by_id: bool) -> None:
+    """Convert the rows' values (tuples in the prepared order) and send them to the driver."""
     sql, order, conversions = prepared
-    parameters = list(map(itemgetter(*order), rows))
     # A conversion that gives back every value as it is (a boolean or an aware datetime on
     # PostgreSQL) spares turning the rows into columns and back.
     changing = [

@@ -64,12 +64,27 @@ def mailbox_row(box: Mailbox) -> StagedRow:
 
 def decode_professional(national_id: str, data: str, print_: str = "") -> Professional:
     """The professional a staged row holds (organisations are staged on their own)."""
-    identity, *activities = data.split(_ACTIVITY)
-    acts = tuple(Activity(*values.split(_VALUE)) for values in activities)
-    professions = tuple(sorted({a.profession_code for a in acts if a.profession_code}))
+    identity, activities = split_professional(data)
+    acts = tuple(Activity(*values) for values in activities)
     return Professional(
-        national_id, *identity.split(_VALUE), professions, acts, (), fingerprint=print_
+        national_id, *identity, profession_codes(activities), acts, (), fingerprint=print_
     )
+
+
+def split_professional(data: str) -> tuple[list[str], list[list[str]]]:
+    """The values of a staged professional without building its records: its identity's (the
+    fields of records.Professional from id_type to given_name), then each activity's (every
+    field of records.Activity in order, its fingerprint last)."""
+    identity, *activities = data.split(_ACTIVITY)
+    return identity.split(_VALUE), [values.split(_VALUE) for values in activities]
+
+
+def profession_codes(activities: list[list[str]]) -> tuple[str, ...]:
+    """The distinct profession codes of activities given as values (split_professional)."""
+    return tuple(sorted({values[_PROFESSION] for values in activities if values[_PROFESSION]}))
+
+
+_PROFESSION = Activity.__slots__.index("profession_code")
 
 
 def decode_organisation(key: str, data: str, print_: str) -> Organisation:
@@ -94,3 +109,8 @@ def _content_of(kind: type):
 
 # Every activity of every professional is encoded: its getter is looked up once.
 _activity_values = _content_of(Activity)
+
+
+def activity_values(activity: Activity) -> tuple[str, ...]:
+    """An activity's values as split_professional gives them: its fields, fingerprint last."""
+    return (*_activity_values(activity), activity.fingerprint)

@@ -6,6 +6,7 @@ from functools import lru_cache
 import sqlalchemy as sa
 
 from directory.extract.records import ID_TYPES, Activity, Mailbox, Organisation, Professional
+from directory.extract.rows import activity_values
 from directory.extract.valuesets import DATA_DIR, SAVOIR_FAIRE_FILE
 from directory.models import search_key as _search_key
 
@@ -17,24 +18,62 @@ _STRUCTURE_KEYS = {"1": "finess:", "3": "siret:", "4": "id:"}
 search_key = lru_cache(maxsize=1 << 16)(_search_key)
 
 
+# A practitioners row as practitioner_values gives it (then its id and timestamps).
+PRACTITIONER_COLUMNS = (
+    "national_id",
+    "id_type",
+    "rpps",
+    "adeli",
+    "civilite",
+    "civilite_exercice",
+    "family",
+    "given",
+    "family_search",
+    "given_search",
+    "professions",
+    "fingerprint",
+    "active",
+    "deactivated_at",
+)
+
+
 def practitioner_columns(person: Professional) -> dict:
     """The practitioners row of a professional (active again if it had been deactivated)."""
-    return {
-        "national_id": person.national_id,
-        "id_type": person.national_id[:1],
-        "rpps": person.identifier if person.id_type == "RPPS" else None,
-        "adeli": person.identifier if person.id_type == "ADELI" else None,
-        "civilite": person.civilite_code,
-        "civilite_exercice": person.civilite_exercice_code,
-        "family": person.family_name,
-        "given": person.given_name,
-        "family_search": search_key(person.family_name),
-        "given_search": search_key(person.given_name),
-        "professions": " ".join(person.professions),
-        "fingerprint": person.fingerprint,
-        "active": True,
-        "deactivated_at": None,
-    }
+    values = practitioner_values(
+        person.national_id,
+        person.fingerprint,
+        person.id_type,
+        person.identifier,
+        person.civilite_code,
+        person.civilite_exercice_code,
+        person.family_name,
+        person.given_name,
+        person.professions,
+    )
+    return dict(zip(PRACTITIONER_COLUMNS, values, strict=True))
+
+
+def practitioner_values(
+    national_id, fingerprint, id_type, identifier, civilite, civilite_exercice, family, given,
+    professions: tuple[str, ...],
+) -> tuple:  # fmt: skip
+    """The values of PRACTITIONER_COLUMNS for a professional's fields, in that order."""
+    return (
+        national_id,
+        national_id[:1],
+        identifier if id_type == "RPPS" else None,
+        identifier if id_type == "ADELI" else None,
+        civilite,
+        civilite_exercice,
+        family,
+        given,
+        search_key(family),
+        search_key(given),
+        " ".join(professions),
+        fingerprint,
+        True,
+        None,
+    )
 
 
 def stored_professional(row, activities: tuple[Activity, ...]) -> Professional:
@@ -74,17 +113,13 @@ def stored_activity(role, organisation_key: str) -> Activity:
     )
 
 
+# What the events of each practitioner carry: its id as text, then these columns of its row.
+PRACTITIONER_EVENT = ("id", "national_id", "id_type", "rpps", "family", "given", "active")
+
+
 def practitioner_event(row: dict) -> dict:
     """The data of a practitioner event."""
-    return {
-        "id": str(row["id"]),
-        "national_id": row["national_id"],
-        "id_type": row["id_type"],
-        "rpps": row["rpps"],
-        "family": row["family"],
-        "given": row["given"],
-        "active": row["active"],
-    }
+    return event_data(row, PRACTITIONER_EVENT)
 
 
 def organization_columns(org: Organisation) -> dict:
@@ -117,39 +152,74 @@ def organization_columns(org: Organisation) -> dict:
     }
 
 
+# What the events of each organisation carry: its id as text, then these columns of its row.
+ORGANIZATION_EVENT = ("id", "key", "finess", "siret", "name", "active")
+
+
 def organization_event(row: dict) -> dict:
     """The data of an organisation event."""
-    return {
-        "id": str(row["id"]),
-        "key": row["key"],
-        "finess": row["finess"],
-        "siret": row["siret"],
-        "name": row["name"],
-        "active": row["active"],
-    }
+    return event_data(row, ORGANIZATION_EVENT)
+
+
+# A practitioner_roles row as role_values gives it (then its id and timestamps).
+ROLE_COLUMNS = (
+    "practitioner_id",
+    "family_search",
+    "given_search",
+    "organization_id",
+    "profession_code",
+    "profession",
+    "category_code",
+    "savoir_faire_type",
+    "savoir_faire_code",
+    "savoir_faire_system",
+    "savoir_faire",
+    "mode_code",
+    "role_code",
+    "genre_code",
+    "fingerprint",
+    "active",
+    "deactivated_at",
+)
 
 
 def role_columns(activity: Activity, practitioner: dict, organization_id) -> dict:
     """The practitioner_roles row of one activity of `practitioner` (its practitioners row)."""
-    return {
-        "practitioner_id": practitioner["id"],
-        "family_search": practitioner["family_search"],
-        "given_search": practitioner["given_search"],
-        "organization_id": organization_id,
-        "profession_code": activity.profession_code,
-        "profession": activity.profession,
-        "category_code": activity.category_code,
-        "savoir_faire_type": activity.savoir_faire_type,
-        "savoir_faire_code": activity.savoir_faire_code,
-        "savoir_faire_system": savoir_faire_system(activity.savoir_faire_code),
-        "savoir_faire": activity.savoir_faire,
-        "mode_code": activity.mode_code,
-        "role_code": activity.role_code,
-        "genre_code": activity.genre_code,
-        "fingerprint": activity.fingerprint,
-        "active": True,
-        "deactivated_at": None,
-    }
+    values = role_values(
+        activity_values(activity),
+        practitioner["id"],
+        practitioner["family_search"],
+        practitioner["given_search"],
+        organization_id,
+    )
+    return dict(zip(ROLE_COLUMNS, values, strict=True))
+
+
+def role_values(activity, practitioner_id, family_search, given_search, organization_id) -> tuple:
+    """The values of ROLE_COLUMNS for an activity given as its values (rows.activity_values)."""
+    (
+        profession_code, profession, category_code, savoir_faire_type, savoir_faire_code,
+        savoir_faire, mode_code, _mode, role_code, _role, genre_code, _place, fingerprint,
+    ) = activity  # fmt: skip
+    return (
+        practitioner_id,
+        family_search,
+        given_search,
+        organization_id,
+        profession_code,
+        profession,
+        category_code,
+        savoir_faire_type,
+        savoir_faire_code,
+        savoir_faire_system(savoir_faire_code),
+        savoir_faire,
+        mode_code,
+        role_code,
+        genre_code,
+        fingerprint,
+        True,
+        None,
+    )
 
 
 @lru_cache(maxsize=1)
@@ -201,12 +271,15 @@ def structure_key_in_sql(column):
     )  # fmt: skip
 
 
+# What the events of each mailbox carry: its id as text, then these columns of its row.
+MAILBOX_EVENT = ("id", "address", "kind", "owner_national_id", "active")
+
+
 def mailbox_event(row: dict) -> dict:
     """The data of a mailbox event."""
-    return {
-        "id": str(row["id"]),
-        "address": row["address"],
-        "kind": row["kind"],
-        "owner_national_id": row["owner_national_id"],
-        "active": row["active"],
-    }
+    return event_data(row, MAILBOX_EVENT)
+
+
+def event_data(row: dict, names: tuple[str, ...]) -> dict:
+    """The data of an event of a row: the columns named, its id as text."""
+    return {name: str(row[name]) if name == "id" else row[name] for name in names}
