@@ -182,7 +182,7 @@ def test_created_events_built_by_the_database_are_the_ones_emit_would_queue(app)
     *built, by_emit = queued
     assert counts["practitioner.created"] == len(people)
     assert [event.data for event in built] == [
-        json.loads(json.dumps(entities.practitioner_event(row))) for row in people
+        json.loads(json.dumps(apply.PRACTITIONERS.event(row))) for row in people
     ]
     assert [event.subject for event in built] == [str(row["id"]) for row in people]
     assert [event.key for event in built] == [str(row["id"]) for row in people]

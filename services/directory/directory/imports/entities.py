@@ -18,7 +18,7 @@ _STRUCTURE_KEYS = {"1": "finess:", "3": "siret:", "4": "id:"}
 search_key = lru_cache(maxsize=1 << 16)(_search_key)
 
 
-# A practitioners row as practitioner_values gives it (then its id and timestamps).
+# The columns of a practitioners row but its id and timestamps, as practitioner_values gives them.
 PRACTITIONER_COLUMNS = (
     "national_id",
     "id_type",
@@ -117,11 +117,6 @@ def stored_activity(role, organisation_key: str) -> Activity:
 PRACTITIONER_EVENT = ("id", "national_id", "id_type", "rpps", "family", "given", "active")
 
 
-def practitioner_event(row: dict) -> dict:
-    """The data of a practitioner event."""
-    return event_data(row, PRACTITIONER_EVENT)
-
-
 def organization_columns(org: Organisation) -> dict:
     """The organizations row of an organisation."""
     address = " ".join(part for part in (org.street_number, org.street_type, org.street) if part)
@@ -156,12 +151,7 @@ def organization_columns(org: Organisation) -> dict:
 ORGANIZATION_EVENT = ("id", "key", "finess", "siret", "name", "active")
 
 
-def organization_event(row: dict) -> dict:
-    """The data of an organisation event."""
-    return event_data(row, ORGANIZATION_EVENT)
-
-
-# A practitioner_roles row as role_values gives it (then its id and timestamps).
+# The columns of a practitioner_roles row but its id and timestamps, as role_values gives them.
 ROLE_COLUMNS = (
     "practitioner_id",
     "family_search",
@@ -273,11 +263,6 @@ def structure_key_in_sql(column):
 
 # What the events of each mailbox carry: its id as text, then these columns of its row.
 MAILBOX_EVENT = ("id", "address", "kind", "owner_national_id", "active")
-
-
-def mailbox_event(row: dict) -> dict:
-    """The data of a mailbox event."""
-    return event_data(row, MAILBOX_EVENT)
 
 
 def event_data(row: dict, names: tuple[str, ...]) -> dict:
