@@ -27,18 +27,16 @@ def encode_professional(person: Professional) -> str:
     Each activity keeps its fingerprint as its last value, so that reading it back does not
     hash it again.
     """
-    identity = (
-        person.id_type,
-        person.identifier,
-        person.civilite_code,
-        person.civilite_exercice_code,
-        person.family_name,
-        person.given_name,
-    )
-    parts = [_VALUE.join(identity)]
+    parts = [_VALUE.join(identity_values(person))]
     for activity in person.activities:
         parts.append(_VALUE.join((*_activity_values(activity), activity.fingerprint)))
     return _ACTIVITY.join(parts)
+
+
+# A professional's own values in its staged form (split_professional's identity).
+identity_values = attrgetter(
+    "id_type", "identifier", "civilite_code", "civilite_exercice_code", "family_name", "given_name"
+)
 
 
 def professional_row(person: Professional) -> StagedRow:

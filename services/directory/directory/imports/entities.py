@@ -6,7 +6,7 @@ from functools import lru_cache
 import sqlalchemy as sa
 
 from directory.extract.records import ID_TYPES, Activity, Mailbox, Organisation, Professional
-from directory.extract.rows import activity_values
+from directory.extract.rows import activity_values, identity_values
 from directory.extract.valuesets import DATA_DIR, SAVOIR_FAIRE_FILE
 from directory.models import search_key as _search_key
 
@@ -40,15 +40,7 @@ PRACTITIONER_COLUMNS = (
 def practitioner_columns(person: Professional) -> dict:
     """The practitioners row of a professional (active again if it had been deactivated)."""
     values = practitioner_values(
-        person.national_id,
-        person.fingerprint,
-        person.id_type,
-        person.identifier,
-        person.civilite_code,
-        person.civilite_exercice_code,
-        person.family_name,
-        person.given_name,
-        person.professions,
+        person.national_id, person.fingerprint, *identity_values(person), person.professions
     )
     return dict(zip(PRACTITIONER_COLUMNS, values, strict=True))
 
