@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from cloudevents.core.bindings import kafka as binding
 from kitapp.models import Note
 from servicekit import db
-from servicekit.events import codec, emit, emit_many
+from servicekit.events import codec, emit, emit_many, emit_per_row
 from servicekit.models import OutboxEvent
 from servicekit.testing import deliver, emitted, make_event
 
@@ -108,6 +108,20 @@ def test_emit_many_writes_nothing_for_no_events(app):
         session = db.session()
         assert emit_many(session, CREATED, []) == 0
         assert emitted(session) == []
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        OutboxEvent.__table__.c.type,  # another table's column
+        sa.func.lower(Note.__table__.c.text),  # computed from the rows: not read from them
+        Note.text,  # an ORM attribute, not a column
+    ],
+)
+def test_emit_per_row_builds_its_data_from_its_rows_columns_and_constants_only(app, value):
+    notes = Note.__table__
+    with app.app_context(), pytest.raises(ValueError, match="emit_per_row"):
+        emit_per_row(db.session(), CREATED, notes.c.id, {"text": value}, notes.c.id > 0)
 
 
 def test_it_turns_a_row_into_a_binary_mode_cloudevent_and_back(app, client, gp):

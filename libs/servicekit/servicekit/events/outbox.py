@@ -4,6 +4,7 @@ from collections.abc import Iterable
 
 import sqlalchemy as sa
 from flask import current_app, has_app_context
+from sqlalchemy.sql import util as sql_util
 
 from servicekit import bulk
 from servicekit.models import OutboxEvent, new_event_id, utcnow
@@ -87,7 +88,10 @@ def emit_per_row(session, type, id_column, data: dict, where) -> None:
     # The rows are read by a subquery that turns each id into text once: SQLite, which keeps a
     # UUID as 32 hex digits, would otherwise rebuild the text at each of its four uses (half
     # the cost of the INSERT). A sorted subquery is not merged into the query that reads it.
+    table = id_column.table
     columns = [value for value in data.values() if isinstance(value, sa.Column)]
+    if any(column.table is not table for column in columns):
+        raise ValueError("emit_per_row: every column of data must be one of the rows' table")
     rows = (
         sa.select(row_id_text(session, id_column).label(ROW_ID.label), *columns)
         .where(where)
@@ -115,6 +119,11 @@ def _read_from(rows, value):
         return rows.c[ROW_ID.label]
     if isinstance(value, sa.Column):
         return rows.c[value.name]
+    constant = isinstance(value, sa.ClauseElement) and not sql_util.find_tables(
+        value, check_columns=True
+    )
+    if not constant:  # an expression over a table would read it again, beside the subquery
+        raise ValueError(f"emit_per_row: {value!r} is neither a column nor a constant")
     return value
 
 
