@@ -3,6 +3,7 @@ import builds its search indexes (and on PostgreSQL the roles' foreign keys) onc
 whatever happens meanwhile."""
 
 import datetime as dt
+import functools
 
 import pytest
 import sqlalchemy as sa
@@ -166,6 +167,15 @@ ROLE_FOREIGN_KEYS = {
 }
 
 
+def sqlite_enforces(app):
+    """SQLite's foreign_keys pragma on a connection this thread checks out now (else None)."""
+    engine = db.database(app).engine
+    if engine.dialect.name != "sqlite":
+        return None
+    with engine.connect() as connection:
+        return connection.exec_driver_sql("PRAGMA foreign_keys").scalar()
+
+
 def added_later(app) -> set[str]:
     """The roles' foreign keys a first import adds once its rows are in, on this database."""
     dialect = db.database(app).engine.dialect
@@ -191,6 +201,8 @@ def test_a_first_import_builds_the_search_indexes_once_its_rows_are_in(
 ):
     during = indexes_while_applying(monkeypatch, index_names, apply.PRACTITIONERS)
     keys_during = indexes_while_applying(monkeypatch, role_foreign_keys, apply.PRACTITIONERS)
+    enforcing = functools.partial(sqlite_enforces, app)
+    enforcing_during = indexes_while_applying(monkeypatch, enforcing, apply.PRACTITIONERS)
     queue(app, extract.path)
     assert jobs.run_queued(app) == 1
 
@@ -202,6 +214,8 @@ def test_a_first_import_builds_the_search_indexes_once_its_rows_are_in(
     )
     assert keys_during == [ROLE_FOREIGN_KEYS - added_later(app)]
     assert role_foreign_keys() == ROLE_FOREIGN_KEYS
+    if not added_later(app):  # SQLite: enforced again once the roles were checked at once
+        assert enforcing_during == [0] and sqlite_enforces(app) == 1
     assert differences(app, Base.metadata) == []
 
 

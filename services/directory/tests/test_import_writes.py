@@ -10,7 +10,13 @@ import pytest
 import sqlalchemy as sa
 from directory.imports import apply, entities, staging
 from directory.imports.apply import insert_rows, update_rows
-from directory.models import ImportRejection, ImportRun, ImportStaging, Practitioner
+from directory.models import (
+    ImportRejection,
+    ImportRun,
+    ImportStaging,
+    Practitioner,
+    PractitionerRole,
+)
 from servicekit import bulk, db
 from servicekit.events import emit, emit_many
 from servicekit.ids import uuid7
@@ -240,3 +246,45 @@ def test_staged_rows_upserted_in_bulk_replace_the_ones_staged_before(app):
     expected = {row[:3]: row for row in first} | {row[:3]: row for row in again + more}
     expected[(run.id, "practitioner", "8x")] = (run.id, "practitioner", "8x", "d" * 32, "", False)
     assert {tuple(row[:3]): tuple(row) for row in staged} == expected
+
+
+def role_of(practitioner_id, number: int) -> dict:
+    """Every column of a practitioner_roles row, as a first import builds it."""
+    activity = ("10", "Médecin", "C", "S", "SM54", "Médecine générale", "L", "", "", "", "", "")
+    values = entities.role_values((*activity, f"{number:032x}"), practitioner_id, "a", "b", None)
+    row = dict(zip(entities.ROLE_COLUMNS, values, strict=True))
+    return {"id": uuid7(), **row, "created_at": WHEN, "updated_at": WHEN}
+
+
+def test_roles_written_while_their_foreign_keys_wait_are_checked_at_once(app):
+    person = practitioner(1)
+    with app.app_context(), db.sessions() as session:
+        insert_rows(session, Practitioner, [person])
+        session.commit()
+        deferred = db.foreign_keys_checked_after(session, "practitioner_roles")
+        if session.get_bind().dialect.name != "sqlite":  # PostgreSQL's: dropped by the import
+            with deferred:
+                insert_rows(session, PractitionerRole, [role_of(person["id"], 1)])
+            return
+        with pytest.raises(db.ForeignKeyViolation, match="practitioner_roles"), deferred:
+            insert_rows(session, PractitionerRole, [role_of(person["id"], 1)])
+            insert_rows(session, PractitionerRole, [role_of(uuid7(), 2)])  # no such practitioner
+        assert session.scalar(sa.select(sa.func.count()).select_from(PractitionerRole)) == 2
+
+        # Once the block is over, every new transaction enforces them again.
+        with pytest.raises(sa.exc.IntegrityError):
+            insert_rows(session, PractitionerRole, [role_of(uuid7(), 3)])
+        session.rollback()
+
+
+def test_a_block_that_fails_while_foreign_keys_wait_writes_nothing(app):
+    person = practitioner(1)
+    with app.app_context(), db.sessions() as session:
+        insert_rows(session, Practitioner, [person])
+        session.commit()
+        deferred = db.foreign_keys_checked_after(session, "practitioner_roles")
+        with pytest.raises(RuntimeError), deferred:
+            insert_rows(session, PractitionerRole, [role_of(person["id"], 1)])
+            raise RuntimeError("stopped")
+        session.rollback()  # what PostgreSQL's caller does; on SQLite, the block did
+        assert session.scalar(sa.select(sa.func.count()).select_from(PractitionerRole)) == 0
