@@ -177,7 +177,8 @@ def _create_professionals(session, rows: list, counts: Counter, places: dict) ->
 
     What _write does for records that may be stored already, without building them: each
     practitioner and role goes from its staged values to the tuple of its row, without the
-    records and the dict per row of _write (a third of a first import's CPU in Python).
+    records and the dict per row of _write: the writing of a first import costs a tenth less
+    CPU on SQLite, a fifth less on PostgreSQL (decision 49).
     """
     if not rows:
         return
