@@ -256,35 +256,42 @@ def role_of(practitioner_id, number: int) -> dict:
     return {"id": uuid7(), **row, "created_at": WHEN, "updated_at": WHEN}
 
 
-def test_roles_written_while_their_foreign_keys_wait_are_checked_at_once(app):
+@pytest.fixture
+def person_stored(app):
+    """(session, practitioner row): a session in which one practitioner is stored."""
     person = practitioner(1)
     with app.app_context(), db.sessions() as session:
         insert_rows(session, Practitioner, [person])
         session.commit()
-        deferred = db.foreign_keys_checked_after(session, "practitioner_roles")
-        if session.get_bind().dialect.name != "sqlite":  # PostgreSQL's: dropped by the import
-            with deferred:
-                insert_rows(session, PractitionerRole, [role_of(person["id"], 1)])
-            return
-        with pytest.raises(db.ForeignKeyViolation, match="practitioner_roles"), deferred:
+        yield session, person
+
+
+def roles_count(session) -> int:
+    return session.scalar(sa.select(sa.func.count()).select_from(PractitionerRole))
+
+
+def test_roles_written_while_their_foreign_keys_wait_are_checked_at_once(person_stored):
+    session, person = person_stored
+    deferred = db.foreign_keys_checked_after(session, "practitioner_roles")
+    if session.get_bind().dialect.name != "sqlite":  # PostgreSQL's: dropped by the import
+        with deferred:
             insert_rows(session, PractitionerRole, [role_of(person["id"], 1)])
-            insert_rows(session, PractitionerRole, [role_of(uuid7(), 2)])  # no such practitioner
-        assert session.scalar(sa.select(sa.func.count()).select_from(PractitionerRole)) == 2
+        return
+    with pytest.raises(db.ForeignKeyViolation, match="practitioner_roles"), deferred:
+        insert_rows(session, PractitionerRole, [role_of(person["id"], 1)])
+        insert_rows(session, PractitionerRole, [role_of(uuid7(), 2)])  # no such practitioner
+    assert roles_count(session) == 2
 
-        # Once the block is over, every new transaction enforces them again.
-        with pytest.raises(sa.exc.IntegrityError):
-            insert_rows(session, PractitionerRole, [role_of(uuid7(), 3)])
-        session.rollback()
+    # Once the block is over, every new transaction enforces them again.
+    with pytest.raises(sa.exc.IntegrityError):
+        insert_rows(session, PractitionerRole, [role_of(uuid7(), 3)])
+    session.rollback()
 
 
-def test_a_block_that_fails_while_foreign_keys_wait_writes_nothing(app):
-    person = practitioner(1)
-    with app.app_context(), db.sessions() as session:
-        insert_rows(session, Practitioner, [person])
-        session.commit()
-        deferred = db.foreign_keys_checked_after(session, "practitioner_roles")
-        with pytest.raises(RuntimeError), deferred:
-            insert_rows(session, PractitionerRole, [role_of(person["id"], 1)])
-            raise RuntimeError("stopped")
-        session.rollback()  # what PostgreSQL's caller does; on SQLite, the block did
-        assert session.scalar(sa.select(sa.func.count()).select_from(PractitionerRole)) == 0
+def test_a_block_that_fails_while_foreign_keys_wait_writes_nothing(person_stored):
+    session, person = person_stored
+    with pytest.raises(RuntimeError), db.foreign_keys_checked_after(session, "practitioner_roles"):
+        insert_rows(session, PractitionerRole, [role_of(person["id"], 1)])
+        raise RuntimeError("stopped")
+    session.rollback()  # what PostgreSQL's caller does; on SQLite, the block did
+    assert roles_count(session) == 0
