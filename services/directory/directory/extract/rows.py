@@ -29,7 +29,7 @@ def encode_professional(person: Professional) -> str:
     """
     parts = [_VALUE.join(identity_values(person))]
     for activity in person.activities:
-        parts.append(_VALUE.join((*_activity_values(activity), activity.fingerprint)))
+        parts.append(_VALUE.join(activity_values(activity)))
     return _ACTIVITY.join(parts)
 
 
