@@ -18,6 +18,8 @@ from operator import itemgetter
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from servicekit.ids import uuid7_hexes, uuid7s
+
 
 def insert_many(session, table: sa.Table, rows: list[dict]) -> None:
     """INSERT rows that all name the same columns, in the session's transaction."""
@@ -58,6 +60,16 @@ def insert_values(session, table: sa.Table, columns: tuple, rows: list[tuple]) -
         session.execute(_core_statement(table, False), named)
         return
     _send(connection, table, prepared, rows, by_id=False)
+
+
+def new_ids(session, count: int) -> list:
+    """`count` new ids (servicekit.ids, increasing) for the rows of a UUID key that
+    insert_values writes: UUIDs, or on a database without a UUID type (SQLite) their 32 hex
+    digits, what the column's type makes of a UUID, drawn without building one (a bulk import
+    draws one per row). Only this module's writes take the text: Core's refuse it."""
+    if session.get_bind().dialect.supports_native_uuid:
+        return uuid7s(count)
+    return uuid7_hexes(count)
 
 
 def _execute_many(session, table: sa.Table, columns: tuple, rows: list[dict], by_id: bool):
@@ -317,7 +329,27 @@ _PLACEHOLDERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
 
 
 def _bind_processor(dialect, column: sa.Column):
-    return column.type.dialect_impl(dialect).bind_processor(dialect)
+    process = column.type.dialect_impl(dialect).bind_processor(dialect)
+    if process is not None and _uuid_as_text(dialect, column.type):
+        return _hex_taken_as_is(process)
+    return process
+
+
+def _uuid_as_text(dialect, type_) -> bool:
+    if not isinstance(type_, sa.Uuid):
+        return False
+    return type_.as_uuid and not (dialect.supports_native_uuid and type_.native_uuid)
+
+
+def _hex_taken_as_is(process):
+    """The UUID type's conversion to 32 hex digits, taking new_ids's text as it is."""
+
+    def convert(value):
+        if value.__class__ is str and len(value) == 32:
+            return value
+        return process(value)  # what Core does, and refuses
+
+    return convert
 
 
 def _core_statement(table: sa.Table, by_id: bool):

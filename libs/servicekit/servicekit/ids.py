@@ -50,13 +50,28 @@ def uuid7s(count: int) -> list[uuid.UUID]:
     A bulk write needs one per row: drawn together they cost about half as many single draws
     (one clock read, one lock, one random seed; the counter counts up through the batch).
     """
+    return [_uuid(value) for value in _drawn(count)]
+
+
+def uuid7_hexes(count: int) -> list[str]:
+    """uuid7s(count) as their 32 hex digits (UUID.hex), without building the UUIDs: a quarter
+    of the cost, for a database that stores a UUID as that text (servicekit.bulk.new_ids)."""
+    return list(map("%032x".__mod__, _drawn(count)))
+
+
+def as_uuid(value: uuid.UUID | str) -> uuid.UUID:
+    """A UUID given as one or as its text (with or without dashes)."""
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(value)
+
+
+def _drawn(count: int) -> list[int]:
+    """The 128-bit values of `count` new UUIDs version 7, in increasing order."""
     if count <= 0:
         return []
     ms, first = _reserve(count)
     base = _compose(ms, 0)  # the counter's bits below, composed inline: no call per id
     return [
-        _uuid(base | ((counter >> 62) << 64) | (counter & _LOW))
-        for counter in range(first, first + count)
+        base | ((counter >> 62) << 64) | (counter & _LOW) for counter in range(first, first + count)
     ]
 
 

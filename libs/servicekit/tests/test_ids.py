@@ -100,3 +100,22 @@ def test_made_uuid7s_behave_as_the_uuids_the_standard_library_makes():
         assert (value.version, value.variant, value.is_safe) == (7, uuid.RFC_4122, twin.is_safe)
         assert pickle.loads(pickle.dumps(value)) == twin  # noqa: S301 - made here
         assert {value: 1}[twin] == 1 and value.hex == twin.hex and value.bytes == twin.bytes
+
+
+def test_uuid7_hexes_are_the_text_of_uuid7s_drawn_after_the_ones_before():
+    before = ids.uuid7()
+    texts = ids.uuid7_hexes(1_000)
+    after = ids.uuid7()
+
+    made = [uuid.UUID(hex=text) for text in texts]
+    assert texts == [value.hex for value in made]
+    assert [before, *made, after] == sorted({before, *made, after})
+    assert {value.version for value in made} == {7}
+    assert ids.uuid7_hexes(0) == []
+
+
+def test_as_uuid_takes_a_uuid_or_its_text():
+    value = ids.uuid7()
+
+    assert ids.as_uuid(value) is value
+    assert ids.as_uuid(value.hex) == value == ids.as_uuid(str(value))

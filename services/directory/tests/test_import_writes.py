@@ -79,6 +79,33 @@ def test_many_inserted_rows_read_back_with_their_types_and_awkward_text(app):
         assert stored(session) == {row["id"]: row for row in rows}
 
 
+def test_rows_inserted_under_new_ids_read_back_under_them_as_uuids(app):
+    # Enough rows for PostgreSQL's COPY; on SQLite the ids are drawn as the text it stores.
+    columns = tuple(practitioner(0))
+    with app.app_context(), db.sessions() as session:
+        new = bulk.new_ids(session, bulk.COPY_MIN_ROWS * 2)
+        rows = [practitioner(number, id=id_) for number, id_ in enumerate(new, 1)]
+        values = [tuple(row.values()) for row in rows]
+        bulk.insert_values(session, Practitioner.__table__, columns, values)
+        session.commit()
+        read = stored(session)
+    assert list(read) == sorted(read) == [uuid.UUID(str(id_)) for id_ in new]
+    assert [row["national_id"] for row in read.values()] == [row["national_id"] for row in rows]
+
+
+def test_a_uuid_given_as_other_text_is_never_stored_as_it_is(app):
+    # SQLite keeps whatever text it is given: only new_ids's 32 hex digits go in as they are,
+    # other text goes through the UUID type, which refuses it. PostgreSQL parses it itself.
+    dashed = str(uuid7())
+    with app.app_context(), db.sessions() as session:
+        if session.get_bind().dialect.name == "sqlite":
+            with pytest.raises(AttributeError, match="hex"):
+                insert_rows(session, Practitioner, [practitioner(1, id=dashed)])
+        else:
+            insert_rows(session, Practitioner, [practitioner(1, id=dashed)])
+            assert list(stored(session)) == [uuid.UUID(dashed)]
+
+
 def test_copy_goes_binary_only_for_the_types_it_writes_as_given():
     from servicekit.models import BigIntId, OutboxEvent, UTCDateTime
     from sqlalchemy.dialects import postgresql

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from servicekit import bulk, db
 from servicekit.events import ROW_ID, emit_many, emit_per_row
-from servicekit.ids import uuid7s
+from servicekit.ids import as_uuid, uuid7s
 from servicekit.models import utcnow
 
 from directory.extract.records import Activity
@@ -184,7 +184,7 @@ def _create_professionals(session, rows: list, counts: Counter, places: dict) ->
         return
     now = utcnow()
     people, activities = [], []
-    for (key, print_, data), id_ in zip(rows, uuid7s(len(rows)), strict=True):
+    for (key, print_, data), id_ in zip(rows, bulk.new_ids(session, len(rows)), strict=True):
         identity, acts = split_professional(data)
         person = entities.practitioner_values(key, print_, *identity, profession_codes(acts))
         people.append((id_, *person, now, now))
@@ -200,7 +200,9 @@ def _create_professionals(session, rows: list, counts: Counter, places: dict) ->
             now,
             now,
         )
-        for role_id, activity in zip(uuid7s(len(activities)), activities, strict=True)
+        for role_id, activity in zip(
+            bulk.new_ids(session, len(activities)), activities, strict=True
+        )
     ]
     bulk.insert_values(session, PractitionerRole.__table__, _CREATED_ROLES, roles)
     _announce_ids(session, PRACTITIONERS, people[0][0], people[-1][0], len(people), counts)
@@ -257,8 +259,8 @@ def _announce_created(session, entity: Entity, rows: list[dict], counts: Counter
 
 
 def _announce_ids(session, entity: Entity, first, last, count: int, counts: Counter) -> None:
-    """The created events of the `count` rows just inserted with ids `first` to `last`, one per
-    row in their order, built by the database from the rows themselves
+    """The created events of the `count` rows just inserted with ids `first` to `last` (UUIDs or
+    bulk.new_ids's text), one per row in their order, built by the database from the rows themselves
     (servicekit.events.emit_per_row).
 
     Building hundreds of thousands of event rows in Python, each with its own id and JSON, cost
@@ -271,7 +273,7 @@ def _announce_ids(session, entity: Entity, first, last, count: int, counts: Coun
     data = {
         name: special[name] if name in special else stored[name] for name in entity.event_fields
     }
-    between = model.id.between(first, last)
+    between = model.id.between(as_uuid(first), as_uuid(last))
     emit_per_row(session, entity.event_type("created"), model.id, data, between)
     counts[f"{entity.name}.created"] += count
 
