@@ -147,6 +147,29 @@ def test_it_merges_the_split_lines_of_a_professional_into_the_contiguous_record(
     assert reversed_order.fingerprint == person.fingerprint
 
 
+def test_the_staged_row_built_from_lines_is_the_one_of_their_record(snapshot):
+    # The reader's path (rows.professional_row_from) skips the records: it must stage exactly
+    # what they would, here for every professional of a snapshot and for awkward lines.
+    def grouped(lines):
+        people = {}
+        for values in lines:
+            people.setdefault(values[2], []).append(values)
+        return people.values()
+
+    home = activity_line(**{"Nom d'exercice": "Le  Gall ", "Prénom d'exercice": "Zoe\u0301"})
+    cabinet = activity_line(
+        **{"Numéro SIRET site": "85131528300016", "Raison sociale site": "Cabinet du\tParc"}
+    )
+    moved = changed(cabinet, "Raison sociale site", "Cabinet du Parc (nouveau)")
+    awkward = [[home], [cabinet, home, cabinet], [cabinet, moved, home], [moved, cabinet]]
+    snapshot_people = grouped(record.values for record in records(snapshot.path))
+    assert any(len(lines) > 1 for lines in snapshot_people)
+
+    for lines in [*snapshot_people, *awkward]:
+        person = professional_from(lines)
+        assert rows.professional_row_from(lines) == (rows.professional_row(person), person.sites)
+
+
 def site(key: str) -> Organisation:
     """An organisation known only by its key."""
     values = dict.fromkeys(Organisation.__slots__, "")

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from directory.extract.formats import MSSANTE, PERSONNE_ACTIVITE
 from directory.extract.reader import ExtractError, ExtractReader, Rejection, Stats
 from directory.extract.records import ProfessionalRuns, RecentOrganisations, mailbox_from
-from directory.extract.rows import StagedRow, mailbox_row, professional_row, site_row
+from directory.extract.rows import StagedRow, mailbox_row, professional_row_from, site_row
 
 FORMATS = {"ps": PERSONNE_ACTIVITE, "mssante": MSSANTE}
 # Files smaller than this are read in-process.
@@ -86,15 +86,16 @@ def read(path: str, kind: str, batch_size: int, part=(0, 1)) -> Iterator[Batch]:
 
 def _professionals_adder():
     """add(batch, values) groups lines into professionals; add(batch, None) adds the last one."""
-    runs = ProfessionalRuns()
+    runs = ProfessionalRuns(finish=professional_row_from)
     # A site is on the line of everyone working there: skip the ones staged recently.
     recent = RecentOrganisations()
 
     def add(batch: Batch, values) -> None:
-        person = runs.push(values) if values is not None else runs.flush()
-        if person is not None:
-            batch.rows.append(professional_row(person))
-            for site in person.sites:
+        done = runs.push(values) if values is not None else runs.flush()
+        if done is not None:
+            row, sites = done
+            batch.rows.append(row)
+            for site in sites:
                 if recent.is_new(site):
                     batch.organisations.append(site_row(site))
 

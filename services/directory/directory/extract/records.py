@@ -52,7 +52,11 @@ def _already_normal(joined: str) -> bool:
 
 def fingerprint(values: Iterable[str]) -> str:
     """A stable 128-bit hex digest of the normalised values (which never contain `|`)."""
-    joined = _SEPARATOR.join(values)
+    return fingerprint_joined(_SEPARATOR.join(values))
+
+
+def fingerprint_joined(joined: str) -> str:
+    """fingerprint() of values already joined by `|`, as they are."""
     if not _already_normal(joined):
         joined = _SEPARATOR.join(normalise(value) for value in joined.split(_SEPARATOR))
     return hashlib.blake2b(joined.encode("utf-8"), digest_size=16).hexdigest()
@@ -260,13 +264,14 @@ _ACTIVITY_COLUMNS = (
 )
 
 
-_activity_values = PERSONNE_ACTIVITE.getter(*_ACTIVITY_COLUMNS)
+# The fields of an Activity but its organisation key and fingerprint, from a line.
+activity_values_of = PERSONNE_ACTIVITE.getter(*_ACTIVITY_COLUMNS)
 
 
 def activity_from(line: Values, key: str) -> Activity:
     """The activity one personne-activité line describes, at the organisation `key` ("" for
     none)."""
-    values = (*_activity_values(line), key)
+    values = (*activity_values_of(line), key)
     return Activity(*values, fingerprint=fingerprint(values))
 
 
@@ -295,7 +300,9 @@ def _by_key(site: Site) -> str:
 
 
 ID_TYPES = {"8": "RPPS", "0": "ADELI"}
-_identity_values = PERSONNE_ACTIVITE.getter(
+# A line's national id, its identifier type (8 or 0), then the fields of a Professional from
+# identifier to given_name.
+identity_values_of = PERSONNE_ACTIVITE.getter(
     "Identification nationale PP",
     "Type d'identifiant PP",
     "Identifiant PP",
@@ -308,7 +315,7 @@ _identity_values = PERSONNE_ACTIVITE.getter(
 
 def professional_from(lines: list[Values]) -> Professional:
     """One professional from the (non-empty) list of its lines' values."""
-    national_id, kind, *names = _identity_values(lines[0])
+    national_id, kind, *names = identity_values_of(lines[0])
     identity = (national_id, ID_TYPES.get(kind, kind), *names)
     activities, sites = [], []
     for line in lines:
@@ -327,17 +334,19 @@ _NATIONAL_ID = PERSONNE_ACTIVITE.position("Identification nationale PP")
 class ProfessionalRuns:
     """Group consecutive lines with the same national id, one line at a time.
 
-    `push` returns the professional whose run the line ends (or None); `flush` the last one.
+    `push` returns the professional whose run the line ends (or None); `flush` the last one:
+    what `finish` (professional_from unless given) makes of its lines.
     """
 
-    def __init__(self):
+    def __init__(self, finish=professional_from):
         self.run: list[Values] = []
+        self.finish = finish
 
     def push(self, values: Values) -> Professional | None:
         """Add one line's values; the previous professional when this line starts another."""
         run, done = self.run, None
         if run and values[_NATIONAL_ID] != run[0][_NATIONAL_ID]:
-            done, self.run = professional_from(run), [values]
+            done, self.run = self.finish(run), [values]
         else:
             run.append(values)
         return done
@@ -345,7 +354,7 @@ class ProfessionalRuns:
     def flush(self) -> Professional | None:
         """The professional of the lines pushed since the last one came out, if any."""
         run, self.run = self.run, []
-        return professional_from(run) if run else None
+        return self.finish(run) if run else None
 
 
 def professionals(records: Iterable[Record]) -> Iterator[Professional]:

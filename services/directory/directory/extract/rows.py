@@ -10,7 +10,20 @@ splitting cost a fraction of encoding and decoding JSON, on millions of rows eac
 from functools import lru_cache
 from operator import attrgetter
 
-from directory.extract.records import Activity, Mailbox, Organisation, Professional, Site
+from directory.extract.records import (
+    ID_TYPES,
+    Activity,
+    Mailbox,
+    Organisation,
+    Professional,
+    Site,
+    Values,
+    activity_values_of,
+    fingerprint,
+    fingerprint_joined,
+    identity_values_of,
+    organisation_from,
+)
 
 # What stages one record: its key, its fingerprint and its content as text.
 StagedRow = tuple[str, str, str]
@@ -42,6 +55,34 @@ identity_values = attrgetter(
 def professional_row(person: Professional) -> StagedRow:
     """What stages a professional: (national id, fingerprint, data)."""
     return person.national_id, person.fingerprint, encode_professional(person)
+
+
+def professional_row_from(lines: list[Values]) -> tuple[StagedRow, tuple[Site, ...]]:
+    """professional_row(records.professional_from(lines)) and that professional's sites, built
+    from the lines' values without the records: each activity's values are joined once, for
+    its fingerprint and its staged text alike. A quarter less of a reader's work per line
+    than building the records and encoding them (decision 51).
+    """
+    national_id, kind, *names = identity_values_of(lines[0])
+    identity = (ID_TYPES.get(kind, kind), *names)
+    activities, sites = {}, {}
+    for line in lines:
+        site = organisation_from(line)
+        if site is None:
+            key = ""
+        else:
+            key = site.key
+            sites[key] = site  # as records._distinct: the last one of a key
+        values = activity_values_of(line)
+        joined = _VALUE.join(values) + _VALUE + key
+        print_ = fingerprint_joined(joined)
+        activities[print_] = (values[0], joined + _VALUE + print_)
+    prints = sorted(activities) if len(activities) > 1 else list(activities)
+    professions = sorted({activities[print_][0] for print_ in prints} - {""})
+    own = fingerprint((national_id, *identity, *professions, *prints))
+    parts = [_VALUE.join(identity), *(activities[print_][1] for print_ in prints)]
+    places = tuple(sites[key] for key in sorted(sites)) if len(sites) > 1 else (*sites.values(),)
+    return (national_id, own, _ACTIVITY.join(parts)), places
 
 
 def organisation_row(org: Organisation) -> StagedRow:
