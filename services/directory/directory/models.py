@@ -55,7 +55,8 @@ class Practitioner(Base):
     id: so.Mapped[uuidpk]
     national_id: so.Mapped[str] = so.mapped_column(sa.String(20), unique=True)
     id_type: so.Mapped[str] = so.mapped_column(sa.String(1))  # "8" RPPS, "0" ADELI
-    rpps: so.Mapped[str | None] = so.mapped_column(sa.String(11), index=True)
+    # Looked up as national_id, which is 8 + RPPS: no index of its own.
+    rpps: so.Mapped[str | None] = so.mapped_column(sa.String(11))
     adeli: so.Mapped[str | None] = so.mapped_column(sa.String(9))
     civilite: so.Mapped[str] = so.mapped_column(sa.String(10), default="")
     civilite_exercice: so.Mapped[str] = so.mapped_column(sa.String(10), default="")

@@ -93,6 +93,10 @@ def test_it_finds_a_practitioner_by_rpps_or_national_identifier(fhir, directory)
         "Martin"
     ]
     assert names(fhir("Practitioner?identifier=10007654321")) == ["Lefebvre"]
+    assert names(fhir("Practitioner?identifier=810007654321")) == ["Lefebvre"]
+    assert names(fhir("Practitioner?identifier=0123456789")) == ["Martin"]
+    every_rpps = names(fhir("Practitioner?identifier=https://rpps.esante.gouv.fr|"))
+    assert every_rpps == ["Dupont-Aignan", "Lefebvre", "Lefèvre", "Œillet"]
     assert names(fhir("Practitioner?identifier=https://rpps.esante.gouv.fr|0123456789")) == []
     assert names(fhir("Practitioner?identifier=https://unknown.example|10001234567")) == []
 

@@ -17,6 +17,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import visitors
 from sqlalchemy.sql.visitors import InternalTraversal
 
+from directory.extract.rules import RPPS_TYPE
 from directory.fhir import resources, spec
 from directory.fhir.params import SearchError, chain_target
 from directory.models import Mailbox, Organization, Practitioner, PractitionerRole, search_key
@@ -211,8 +212,15 @@ def _owner_column(model):
 
 
 def _practitioner_identifier(model, _modifier, token):
-    columns = {spec.RPPS: model.rpps, spec.IDNPS: model.national_id}
-    return _identifier(columns, token)
+    # An RPPS number is looked up as the national id it makes, 8 + RPPS (unique, so indexed):
+    # an index of the rpps column would only repeat it.
+    if token.system == spec.RPPS:
+        if token.code is None:
+            return model.id_type == RPPS_TYPE
+        return model.national_id == RPPS_TYPE + token.code
+    if token.system is None:
+        return model.national_id.in_((RPPS_TYPE + token.code, token.code))
+    return _identifier({spec.IDNPS: model.national_id}, token)
 
 
 def _organization_identifier(model, _modifier, token):
