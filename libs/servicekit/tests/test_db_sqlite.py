@@ -17,6 +17,25 @@ def test_every_sqlite_connection_is_set_up_for_concurrent_writers(tmp_path):
             assert pragma(connection, "foreign_keys") == 1
             assert pragma(connection, "busy_timeout") == 5000
             assert pragma(connection, "wal_autocheckpoint") == 4000
+            assert pragma(connection, "page_size") == db.PAGE_SIZE == 16384
+    finally:
+        engine.dispose()
+
+
+def test_a_database_made_with_other_pages_keeps_them(tmp_path):
+    path = tmp_path / "old.db"
+    older = sa.create_engine(f"sqlite:///{path}")  # SQLite's own default: 4 KiB pages
+    with older.begin() as connection:
+        connection.execute(sa.text("CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT)"))
+    older.dispose()
+    engine = db.make_engine(f"sqlite:///{path}")
+    try:
+        with engine.begin() as connection:
+            connection.execute(sa.text("INSERT INTO t (body) VALUES ('kept')"))
+        with engine.connect() as connection:
+            assert pragma(connection, "page_size") == 4096
+            assert pragma(connection, "journal_mode") == "wal"
+            assert connection.execute(sa.text("SELECT body FROM t")).scalar() == "kept"
     finally:
         engine.dispose()
 
@@ -32,7 +51,7 @@ def test_the_log_is_copied_into_the_database_only_past_4000_pages(tmp_path):
         for _ in range(2500):
             with engine.begin() as connection:
                 connection.execute(sa.text("INSERT INTO t (body) VALUES (:b)"), {"b": "x" * 3000})
-        frames = (wal.stat().st_size - 32) // (4096 + 24)
+        frames = (wal.stat().st_size - 32) // (db.PAGE_SIZE + 24)
         assert frames > 2000
     finally:
         engine.dispose()
