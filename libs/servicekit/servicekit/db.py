@@ -62,17 +62,37 @@ def _sqlite_pragmas(dbapi_connection, record):
     cursor.close()
 
 
-# Set by foreign_keys_checked_after: the connections checked out meanwhile (in this thread or
-# task only) leave SQLite's foreign keys unenforced.
-_deferred_foreign_keys = contextvars.ContextVar("deferred_foreign_keys", default=False)
+# The pragmas a connection is checked out with, unless a block of this thread or task asks
+# for others (foreign_keys_checked_after, larger_cache: (name, value) pairs, the innermost
+# block's last): SQLite's own defaults but for the foreign keys, enforced.
+_CHECKOUT_DEFAULTS = {"foreign_keys": "ON", "cache_size": "-2000"}
+_checkout_pragmas = contextvars.ContextVar("sqlite_checkout_pragmas", default=())
 
 
-def _sqlite_foreign_keys(dbapi_connection, record, _proxy):
-    # At checkout no transaction is open: the pragma, a no-op within one, takes effect.
-    wanted = "OFF" if _deferred_foreign_keys.get() else "ON"
-    if record.info.get("foreign_keys") != wanted:
-        dbapi_connection.execute(f"PRAGMA foreign_keys={wanted}")
-        record.info["foreign_keys"] = wanted
+def _sqlite_checkout(dbapi_connection, record, _proxy):
+    # At checkout no transaction is open: a pragma that is a no-op within one takes effect.
+    asked = dict(_checkout_pragmas.get())
+    for name, default in _CHECKOUT_DEFAULTS.items():
+        wanted = asked.get(name, default)
+        if record.info.get(name, default) != wanted:
+            dbapi_connection.execute(f"PRAGMA {name}={wanted}")
+            record.info[name] = wanted
+
+
+@contextmanager
+def _checked_out_with(session, **pragmas):
+    """Within the block, the connections this thread checks out (each transaction's, after the
+    session's current one, which is committed first) run with `pragmas`."""
+    session.commit()
+    token = _checkout_pragmas.set((*_checkout_pragmas.get(), *pragmas.items()))
+    try:
+        yield
+    except BaseException:
+        session.rollback()  # its connection goes back to the pool, to be reset
+        raise
+    finally:
+        _checkout_pragmas.reset(token)
+    session.commit()  # likewise: the next transaction's connection has the defaults again
 
 
 class ForeignKeyViolation(Exception):
@@ -93,20 +113,35 @@ def foreign_keys_checked_after(session, *tables: str):
     if session.get_bind().dialect.name != "sqlite":
         yield
         return
-    session.commit()
-    token = _deferred_foreign_keys.set(True)
-    try:
+    with _checked_out_with(session, foreign_keys="OFF"):
         yield
-    except BaseException:
-        session.rollback()  # its connection goes back to the pool, to enforce them again
-        raise
-    finally:
-        _deferred_foreign_keys.reset(token)
-    session.commit()  # likewise: the next transaction's connection enforces them
     for table in tables:
         dangling = session.execute(sa.text(f'PRAGMA foreign_key_check("{table}")')).all()
         if dangling:
             raise ForeignKeyViolation(f"{table}: rows {[row[1] for row in dangling[:10]]}")
+
+
+# What larger_cache keeps of a database's pages in memory: what a first import of the directory
+# writes in a transaction and reads back (events of the rows it inserted, lookups), in KiB.
+LARGER_CACHE_KIB = 8192
+
+
+@contextmanager
+def larger_cache(session, kib: int = LARGER_CACHE_KIB):
+    """On SQLite, keep `kib` of each connection's pages in memory within the block, instead of
+    SQLite's 2,000 KiB: connections checked out as in foreign_keys_checked_after.
+
+    A bulk write whose transactions outgrow the smaller cache reads back from the file system
+    the pages it has just written: a first import of the directory read 1.3 GB for a database
+    of 0.6 GB, 0.4 GB with 8 MiB, and wrote a sixth less (decision 54). Not for building
+    indexes: SQLite sorts within the cache, slower in a larger one. Elsewhere the block runs as
+    it is.
+    """
+    if session.get_bind().dialect.name != "sqlite":
+        yield
+        return
+    with _checked_out_with(session, cache_size=f"-{kib}"):
+        yield
 
 
 def make_engine(url, **options):
@@ -116,7 +151,7 @@ def make_engine(url, **options):
         options.setdefault("connect_args", {"check_same_thread": False, "timeout": 5})
         engine = sa.create_engine(url, **options)
         sa.event.listen(engine, "connect", _sqlite_pragmas)
-        sa.event.listen(engine, "checkout", _sqlite_foreign_keys)
+        sa.event.listen(engine, "checkout", _sqlite_checkout)
         return engine
     options.setdefault("pool_size", 5)
     options.setdefault("max_overflow", 10)

@@ -1,6 +1,9 @@
 """SQLite connections: what each one is set up with to serve a web process and a worker at once."""
 
+import threading
+
 import sqlalchemy as sa
+import sqlalchemy.orm as so
 from servicekit import db
 
 
@@ -53,5 +56,27 @@ def test_the_log_is_copied_into_the_database_only_past_4000_pages(tmp_path):
                 connection.execute(sa.text("INSERT INTO t (body) VALUES (:b)"), {"b": "x" * 3000})
         frames = (wal.stat().st_size - 32) // (db.PAGE_SIZE + 24)
         assert frames > 2000
+    finally:
+        engine.dispose()
+
+
+def test_a_larger_cache_holds_for_this_thread_s_connections_within_the_block(tmp_path):
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'kit.db'}")
+
+    def cache_size():
+        with engine.connect() as connection:
+            return pragma(connection, "cache_size")
+
+    elsewhere = []
+    try:
+        with so.Session(engine) as session, db.larger_cache(session, kib=4096):
+            inside = session.connection().exec_driver_sql("PRAGMA cache_size").scalar()
+            other = threading.Thread(target=lambda: elsewhere.append(cache_size()))
+            other.start()
+            other.join()
+            foreign_keys = session.connection().exec_driver_sql("PRAGMA foreign_keys").scalar()
+        assert (inside, foreign_keys) == (-4096, 1)
+        assert elsewhere == [-2000]
+        assert cache_size() == -2000
     finally:
         engine.dispose()

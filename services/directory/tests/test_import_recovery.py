@@ -167,13 +167,18 @@ ROLE_FOREIGN_KEYS = {
 }
 
 
-def sqlite_enforces(app):
-    """SQLite's foreign_keys pragma on a connection this thread checks out now (else None)."""
+def sqlite_pragma(app, name="foreign_keys"):
+    """An SQLite pragma on a connection this thread checks out now (else None)."""
     engine = db.database(app).engine
     if engine.dialect.name != "sqlite":
         return None
     with engine.connect() as connection:
-        return connection.exec_driver_sql("PRAGMA foreign_keys").scalar()
+        return connection.exec_driver_sql(f"PRAGMA {name}").scalar()
+
+
+def sqlite_enforces(app):
+    """SQLite's foreign_keys pragma on a connection this thread checks out now (else None)."""
+    return sqlite_pragma(app, "foreign_keys")
 
 
 def added_later(app) -> set[str]:
@@ -203,6 +208,16 @@ def test_a_first_import_builds_the_search_indexes_once_its_rows_are_in(
     keys_during = indexes_while_applying(monkeypatch, role_foreign_keys, apply.PRACTITIONERS)
     enforcing = functools.partial(sqlite_enforces, app)
     enforcing_during = indexes_while_applying(monkeypatch, enforcing, apply.PRACTITIONERS)
+    cache = functools.partial(sqlite_pragma, app, "cache_size")
+    cache_during = indexes_while_applying(monkeypatch, cache, apply.PRACTITIONERS)
+    cache_building = []
+    build = apply.build_search_indexes
+
+    def watched_build(session):
+        cache_building.append(session.connection().exec_driver_sql("PRAGMA cache_size").scalar())
+        build(session)
+
+    monkeypatch.setattr(apply, "build_search_indexes", watched_build)
     queue(app, extract.path)
     assert jobs.run_queued(app) == 1
 
@@ -216,6 +231,9 @@ def test_a_first_import_builds_the_search_indexes_once_its_rows_are_in(
     assert role_foreign_keys() == ROLE_FOREIGN_KEYS
     if not added_later(app):  # SQLite: enforced again once the roles were checked at once
         assert enforcing_during == [0] and sqlite_enforces(app) == 1
+        # A larger page cache while writing; SQLite's own for the index builds, and after.
+        assert cache_during == [-db.LARGER_CACHE_KIB] and sqlite_pragma(app, "cache_size") == -2000
+        assert set(cache_building) == {-2000}
     assert differences(app, Base.metadata) == []
 
 

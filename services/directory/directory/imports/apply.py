@@ -191,6 +191,8 @@ def _create_professionals(session, rows: list, counts: Counter, places: dict) ->
         family, given = person[_FAMILY_SEARCH], person[_GIVEN_SEARCH]
         activities.extend((values, id_, family, given) for values in acts)
     bulk.insert_values(session, Practitioner.__table__, _CREATED_PEOPLE, people)
+    # Announced at once, while the rows just written are in the database's cache.
+    _announce_ids(session, PRACTITIONERS, people[0][0], people[-1][0], len(people), counts)
     named = {activity[0][_PLACE] for activity in activities}
     organizations = _organization_ids(session, named, places)
     roles = [
@@ -205,7 +207,6 @@ def _create_professionals(session, rows: list, counts: Counter, places: dict) ->
         )
     ]
     bulk.insert_values(session, PractitionerRole.__table__, _CREATED_ROLES, roles)
-    _announce_ids(session, PRACTITIONERS, people[0][0], people[-1][0], len(people), counts)
 
 
 _CREATED_PEOPLE = ("id", *entities.PRACTITIONER_COLUMNS, "created_at", "updated_at")
@@ -431,8 +432,9 @@ def indexed_later(session):
     first import, on SQLite a sixth of the import's writing. On PostgreSQL the foreign keys
     are dropped and added back, checked by one join; SQLite, which cannot drop one without
     copying its table, leaves them unenforced meanwhile and checks the roles in one pass
-    (servicekit.db.foreign_keys_checked_after). Searches meanwhile read a directory still
-    filling up.
+    (servicekit.db.foreign_keys_checked_after). Its transactions keep more pages in memory
+    than SQLite's default (servicekit.db.larger_cache), the index builds the default. Searches
+    meanwhile read a directory still filling up.
     """
     empty = session.scalar(sa.select(Practitioner.id).limit(1)) is None
     if empty:
@@ -449,8 +451,9 @@ def indexed_later(session):
         if empty
         else contextlib.nullcontext()
     )
+    cached = db.larger_cache(session) if empty else contextlib.nullcontext()
     try:
-        with checked:
+        with checked, cached:
             yield
     except BaseException:
         session.rollback()  # what failed is not committed with the indexes
