@@ -9,7 +9,7 @@ import contextlib
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from servicekit import bulk, db
@@ -144,7 +144,47 @@ def _number(rows: list[dict]) -> None:
         row["id"] = id_
 
 
-def write_into_empty(session, batch, counts: Counter, places: dict) -> None:
+class WrittenKeys:
+    """The national ids a first import has written so far, as a bitmap of their hashes: a key
+    whose bit is clear was certainly not written, one whose bit is set may have been.
+
+    A professional is met again only when its lines straddle two parts of the file, or are not
+    contiguous: looking every professional up among those written cost a twentieth of a first
+    import's writing (a statement of 2,000 keys per batch). With 2**25 bits (4 MiB) and one
+    hash, about one key in thirty not written yet is looked up all the same at national size
+    (1.2 million professionals); none written is missed.
+    """
+
+    def __init__(self, bits: int = 1 << 25):
+        self.mask = bits - 1
+        self.bits = bytearray(bits >> 3)
+
+    def among(self, keys) -> list[str]:
+        """The keys that may have been written."""
+        bits, mask = self.bits, self.mask
+        found = []
+        for key in keys:
+            hashed = hash(key) & mask
+            if bits[hashed >> 3] >> (hashed & 7) & 1:
+                found.append(key)
+        return found
+
+    def add(self, keys) -> None:
+        bits, mask = self.bits, self.mask
+        for key in keys:
+            hashed = hash(key) & mask
+            bits[hashed >> 3] |= 1 << (hashed & 7)
+
+
+@dataclass
+class Filling:
+    """What a first import keeps from one batch to the next."""
+
+    places: dict = field(default_factory=dict)  # organisation ids by key (_organization_ids)
+    written: WrittenKeys = field(default_factory=WrittenKeys)
+
+
+def write_into_empty(session, batch, counts: Counter, filling: Filling) -> None:
     """Write one batch read by a first import straight into the directory, without staging.
 
     What an import into an empty directory would apply is what it reads: each organisation and
@@ -162,9 +202,12 @@ def write_into_empty(session, batch, counts: Counter, places: dict) -> None:
         for key, print_, data in organisations.values()
         if stored.get(key, (None, None))[1] != print_  # a site sent again unchanged: as it is
     ]
+    places = filling.places
     _write(session, ORGANIZATIONS, records, counts, places)
     merged = staging.merged_professionals(batch.rows)
-    stored = _ids_by(session, Practitioner, "national_id", list(merged))
+    maybe = filling.written.among(merged)
+    stored = _ids_by(session, Practitioner, "national_id", maybe) if maybe else {}
+    filling.written.add(merged)
     _create_professionals(
         session, [row for key, row in merged.items() if key not in stored], counts, places
     )

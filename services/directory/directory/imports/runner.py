@@ -121,10 +121,10 @@ def _fill_empty(session, run: ImportRun, batch_size: int, on_batch) -> Counter:
     """
     _check_complete(run.path)
     changes: Counter = Counter()
-    places: dict = {}
+    filling = apply.Filling()
     with apply.indexed_later(session):
         for number, batch in enumerate(batches.batches(run.path, run.kind, batch_size), 1):
-            apply.write_into_empty(session, batch, changes, places)
+            apply.write_into_empty(session, batch, changes, filling)
             _count(run, changes)
             _progress(session, run, batch)
             if number & (number - 1) == 0:  # the lookups by key must not plan for empty tables
