@@ -6,6 +6,7 @@ together. Deactivation is one anti-join per chunk (stored, active, not staged).
 """
 
 import contextlib
+import functools
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -311,15 +312,23 @@ def _announce_ids(session, entity: Entity, first, last, count: int, counts: Coun
     a tenth of a first import's CPU. The ids were drawn in order, so the rows lie between the
     first and the last.
     """
+    data, between = _created_events(entity)
+    bounds = {"first_id": as_uuid(first), "last_id": as_uuid(last)}
+    emit_per_row(session, entity.event_type("created"), entity.model.id, data, between, bounds)
+    counts[f"{entity.name}.created"] += count
+
+
+@functools.cache
+def _created_events(entity: Entity) -> tuple[dict, sa.ColumnElement]:
+    """What the created events of an entity's rows are made of, the same each time (so that
+    emit_per_row builds its statement once): their data, and the rows between two ids."""
     model = entity.model
     stored = model.__table__.c
     special = {"id": ROW_ID, "active": sa.true()}  # created: active
     data = {
         name: special[name] if name in special else stored[name] for name in entity.event_fields
     }
-    between = model.id.between(as_uuid(first), as_uuid(last))
-    emit_per_row(session, entity.event_type("created"), model.id, data, between)
-    counts[f"{entity.name}.created"] += count
+    return data, model.id.between(sa.bindparam("first_id"), sa.bindparam("last_id"))
 
 
 def deactivate_absent(session, run_id, entity: Entity, chunk, counts: Counter, on_chunk=None):
