@@ -28,9 +28,12 @@ _SEPARATORS = re.compile(r"[-'’‐‑ʼ`_.,/]+")
 
 def search_key(text: str | None) -> str:
     """A name as searches compare it: lowercase, no accents, hyphens/apostrophes as spaces."""
-    decomposed = unicodedata.normalize("NFKD", text or "")
-    bare = "".join(char for char in decomposed if not unicodedata.combining(char))
-    bare = bare.replace("œ", "oe").replace("Œ", "oe").replace("æ", "ae").replace("Æ", "ae")
+    bare = text or ""
+    # ASCII has nothing to decompose, strip or spell out: half the names of an import.
+    if not bare.isascii():
+        decomposed = unicodedata.normalize("NFKD", bare)
+        bare = "".join(char for char in decomposed if not unicodedata.combining(char))
+        bare = bare.replace("œ", "oe").replace("Œ", "oe").replace("æ", "ae").replace("Æ", "ae")
     return " ".join(_SEPARATORS.sub(" ", bare.casefold()).split())
 
 

@@ -24,6 +24,9 @@ def test_it_migrates_to_exactly_the_tables_the_models_declare(app):
         ("  Œillet   Gaëlle ", "oeillet gaelle"),
         ("Müller-Lüdenscheidt", "muller ludenscheidt"),
         ("", ""),
+        (None, ""),
+        ("LE  GALL_O'Neil.Jr/ 2", "le gall o neil jr 2"),  # ASCII: no decomposition to do
+        ("ﬁlippi ²", "filippi 2"),  # compatibility forms spelled out
     ],
 )
 def test_it_folds_case_accents_hyphens_and_apostrophes_in_search_keys(name, key):
