@@ -170,16 +170,11 @@ def _sqlite_json(value):
     return sa.func.json("true") if isinstance(value, sa.sql.elements.True_) else value
 
 
-def _shared(type) -> dict:
-    """The values every event of `type` queued now has in common (_SHARED_NAMES)."""
-    return {
-        "topic": event_type(type).topic,
-        "type": type,
-        "source": _source(),
-        "request_id": current_request_id(),
-        "created_at": utcnow(),
-        "attempts": 0,
-    }
-
-
+# What every event queued at once has in common, in this order (_shared).
 _SHARED_NAMES = ("topic", "type", "source", "request_id", "created_at", "attempts")
+
+
+def _shared(type) -> dict:
+    """The values every event of `type` queued now has in common, by name."""
+    values = (event_type(type).topic, type, _source(), current_request_id(), utcnow(), 0)
+    return dict(zip(_SHARED_NAMES, values, strict=True))
