@@ -60,8 +60,8 @@ def professional_row(person: Professional) -> StagedRow:
 def professional_row_from(lines: list[Values]) -> tuple[StagedRow, tuple[Site, ...]]:
     """professional_row(records.professional_from(lines)) and that professional's sites, built
     from the lines' values without the records: each activity's values are joined once, for
-    its fingerprint and its staged text alike. A quarter less of a reader's work per line
-    than building the records and encoding them (decision 51).
+    its fingerprint and its staged text alike: about a tenth less of a reader's work than
+    building the records and encoding them (decision 51).
     """
     national_id, kind, *names = identity_values_of(lines[0])
     identity = (ID_TYPES.get(kind, kind), *names)
