@@ -252,14 +252,14 @@ def test_a_site_sent_again_changed_ends_in_its_last_content_as_when_staged(
     assert staged_changes["organization.created"] == changes["organization.created"]
 
 
-def test_the_written_keys_never_miss_one_and_seldom_name_another():
-    written = apply.WrittenKeys()
+def test_the_seen_keys_never_miss_one_and_seldom_name_another():
+    written = staging.SeenKeys()
     keys = [f"8{number:011d}" for number in range(20_000)]
     others = [f"0{number:09d}" for number in range(20_000)]
     written.add(keys)
 
     assert written.among(keys) == keys
     assert len(written.among(others)) < len(others) // 100
-    tiny = apply.WrittenKeys(bits=8)  # every bit set soon: all may have been written
+    tiny = staging.SeenKeys(bits=8)  # every bit set soon: all may have been written
     tiny.add(keys[:50])
     assert tiny.among(keys[:50]) == keys[:50] and tiny.among(others[:5]) == others[:5]

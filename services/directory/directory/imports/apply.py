@@ -145,44 +145,12 @@ def _number(rows: list[dict]) -> None:
         row["id"] = id_
 
 
-class WrittenKeys:
-    """The national ids a first import has written so far, as a bitmap of their hashes: a key
-    whose bit is clear was certainly not written, one whose bit is set may have been.
-
-    A professional is met again only when its lines straddle two parts of the file, or are not
-    contiguous: looking every professional up among those written cost a twentieth of a first
-    import's writing on PostgreSQL (a statement of 2,000 keys per batch). With 2**25 bits
-    (4 MiB) and one hash, about one key in twenty-five not written yet is looked up all the
-    same at national size (1.45 million professionals); none written is missed.
-    """
-
-    def __init__(self, bits: int = 1 << 25):
-        self.mask = bits - 1
-        self.bits = bytearray(bits >> 3)
-
-    def among(self, keys) -> list[str]:
-        """The keys that may have been written."""
-        bits, mask = self.bits, self.mask
-        found = []
-        for key in keys:
-            hashed = hash(key) & mask
-            if bits[hashed >> 3] >> (hashed & 7) & 1:
-                found.append(key)
-        return found
-
-    def add(self, keys) -> None:
-        bits, mask = self.bits, self.mask
-        for key in keys:
-            hashed = hash(key) & mask
-            bits[hashed >> 3] |= 1 << (hashed & 7)
-
-
 @dataclass
 class Filling:
     """What a first import keeps from one batch to the next."""
 
     places: dict = field(default_factory=dict)  # organisation ids by key (_organization_ids)
-    written: WrittenKeys = field(default_factory=WrittenKeys)
+    written: staging.SeenKeys = field(default_factory=staging.SeenKeys)
 
 
 def write_into_empty(session, batch, counts: Counter, filling: Filling) -> None:

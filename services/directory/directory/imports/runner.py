@@ -172,8 +172,10 @@ def _stager(kind: str, run_id: int):
     if kind == "mssante":
         return lambda session, batch: staging.stage_mailboxes(session, run_id, batch.rows)
 
+    seen = staging.SeenKeys()
+
     def stage(session, batch):
-        staging.stage_professionals(session, run_id, batch.rows)
+        staging.stage_professionals(session, run_id, batch.rows, seen)
         staging.stage_organisations(session, run_id, batch.organisations)
 
     return stage

@@ -26,11 +26,51 @@ STORED = {
 }
 
 
-def stage_professionals(session, run_id: int, rows: list[StagedRow]) -> None:
-    """Stage a batch of professionals, merging partial records of one national id."""
+class SeenKeys:
+    """The keys an import has written or staged so far, as a bitmap of their hashes: a key
+    whose bit is clear was certainly not seen, one whose bit is set may have been.
+
+    A professional is met again only when its lines straddle two parts of the file, or are not
+    contiguous: looking every professional up among those already written (a first import) or
+    staged (any other) cost a statement of 2,000 keys per batch that found almost nothing, a
+    twentieth of a first import's writing and a tenth of an unchanged re-import's server time on
+    PostgreSQL. With 2**25 bits (4 MiB) and one hash, about one key in twenty-five not seen yet
+    is looked up all the same at national size (1.45 million professionals); none seen is
+    missed.
+    """
+
+    def __init__(self, bits: int = 1 << 25):
+        self.mask = bits - 1
+        self.bits = bytearray(bits >> 3)
+
+    def among(self, keys) -> list[str]:
+        """The keys that may have been seen."""
+        bits, mask = self.bits, self.mask
+        found = []
+        for key in keys:
+            hashed = hash(key) & mask
+            if bits[hashed >> 3] >> (hashed & 7) & 1:
+                found.append(key)
+        return found
+
+    def add(self, keys) -> None:
+        bits, mask = self.bits, self.mask
+        for key in keys:
+            hashed = hash(key) & mask
+            bits[hashed >> 3] |= 1 << (hashed & 7)
+
+
+def stage_professionals(
+    session, run_id: int, rows: list[StagedRow], seen: SeenKeys | None = None
+) -> None:
+    """Stage a batch of professionals, merging partial records of one national id; `seen`, the
+    keys of the run staged so far, spares looking up those that were not."""
     merged = merged_professionals(rows)
-    for national_id, data in _staged(session, run_id, PRACTITIONER, list(merged)):
+    maybe = list(merged) if seen is None else seen.among(merged)
+    for national_id, data in _staged(session, run_id, PRACTITIONER, maybe) if maybe else ():
         merged[national_id] = _merged((national_id, "", data), merged[national_id])
+    if seen is not None:
+        seen.add(merged)
     _upsert_marked(session, run_id, PRACTITIONER, list(merged.values()))
 
 
