@@ -33,10 +33,10 @@ class SeenKeys:
     A professional is met again only when its lines straddle two parts of the file, or are not
     contiguous: looking every professional up among those already written (a first import) or
     staged (any other) cost a statement of 2,000 keys per batch that found almost nothing, a
-    twentieth of a first import's writing and a tenth of an unchanged re-import's server time on
-    PostgreSQL. With 2**25 bits (4 MiB) and one hash, about one key in twenty-five not seen yet
-    is looked up all the same at national size (1.45 million professionals); none seen is
-    missed.
+    twentieth of a first import's writing and a tenth of the statement time of an unchanged
+    re-import on PostgreSQL. With 2**25 bits (4 MiB) and one hash, about one key in
+    twenty-five not seen yet is looked up all the same at national size (1.45 million
+    professionals); none seen is missed.
     """
 
     def __init__(self, bits: int = 1 << 25):
