@@ -22,10 +22,27 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from directory.extract.blocks import Block, BlockParser, hashed
 from directory.extract.formats import MSSANTE, PERSONNE_ACTIVITE
-from directory.extract.reader import ExtractError, ExtractReader, Rejection, Stats
-from directory.extract.records import ProfessionalRuns, RecentOrganisations, mailbox_from
-from directory.extract.rows import StagedRow, mailbox_row, professional_row_from, site_row
+from directory.extract.reader import (
+    BLOCK_BYTES,
+    ExtractError,
+    ExtractReader,
+    Problem,
+    Rejection,
+    Stats,
+    open_source,
+    read_header,
+)
+from directory.extract.records import RecentOrganisations, fingerprint_joined, mailbox_from
+from directory.extract.rows import (
+    Piece,
+    StagedRow,
+    line_piece,
+    mailbox_row,
+    professional_row_of,
+    site_row,
+)
 
 FORMATS = {"ps": PERSONNE_ACTIVITE, "mssante": MSSANTE}
 # Files smaller than this are read in-process.
@@ -34,6 +51,8 @@ CHILD_READER_MIN_BYTES = 16 << 20
 READERS = 2
 # Batches each child reads ahead of the importer: each holds `batch_size` records.
 READ_AHEAD = 2
+# Bytes of the shortest personne-activité line a block is sized for (national lines: 300-500).
+SHORTEST_LINE = 128
 # How often (seconds) each side checks that the other one is still there.
 LIVENESS_SECONDS = 1.0
 
@@ -64,8 +83,65 @@ def batches(path: str, kind: str, batch_size: int) -> Iterator[Batch]:
 
 
 def read(path: str, kind: str, batch_size: int, part=(0, 1)) -> Iterator[Batch]:
-    """Read and group the extract (or one part of it, see ExtractReader) in this process."""
+    """Read and group the extract (or one part of it, see ExtractReader) in this process.
+
+    A national personne-activité file is read a block of lines at a time (directory.extract.
+    blocks): a batch is cut after the block that fills it, so it may hold a block's lines more
+    than `batch_size`, and a block holds at most about `batch_size` lines. Any other file is
+    read line by line.
+    """
     reader = ExtractReader(path, FORMATS[kind], part=part)
+    if kind == "ps" and _in_declared_order(path):
+        yield from _by_block(reader, batch_size)
+    else:
+        yield from _by_line(reader, kind, batch_size)
+
+
+def _in_declared_order(path: str) -> bool:
+    """Whether the file's header names the personne-activité columns in their declared order
+    (a file without a valid one is not: the line reader says what is wrong with it)."""
+    with open_source(path) as (stream, _total):
+        first = stream.readline()
+    try:
+        return read_header(first, PERSONNE_ACTIVITE).columns == PERSONNE_ACTIVITE.columns
+    except ExtractError:
+        return False
+
+
+def _by_block(reader: ExtractReader, batch_size: int) -> Iterator[Batch]:
+    add = _professionals_adder()
+    parse = None
+    batch, full = Batch(), False
+    for number, raws in reader.blocks(min(BLOCK_BYTES, batch_size * SHORTEST_LINE)):
+        if full:  # sent once another block comes: the last one also takes the last professional
+            yield batch
+            batch, full = Batch(), False
+        if parse is None:
+            parse = BlockParser(reader.header, reader.value_sets)
+        block = parse(number, raws)
+        _count(reader.stats, block)
+        batch.problems.extend(_problem(item, _severity(item)) for item in block.problems)
+        add(batch, block.pieces, block.normal)
+        full = len(batch.rows) >= batch_size or len(batch.problems) >= batch_size
+        batch.stats = copy.copy(reader.stats)
+    add(batch, None)
+    batch.stats = copy.copy(reader.stats)
+    yield batch
+
+
+def _count(stats: Stats, block: Block) -> None:
+    stats.lines += block.lines
+    stats.records += block.records
+    stats.rejected += block.rejected
+    stats.warned += block.warned
+    stats.warnings += block.warnings
+
+
+def _severity(item: Rejection | Problem) -> str:
+    return "error" if isinstance(item, Rejection) else "warning"
+
+
+def _by_line(reader: ExtractReader, kind: str, batch_size: int) -> Iterator[Batch]:
     add = _add_mailbox if kind == "mssante" else _professionals_adder()
     batch = Batch()
     for item in reader:
@@ -74,7 +150,7 @@ def read(path: str, kind: str, batch_size: int, part=(0, 1)) -> Iterator[Batch]:
         else:
             if item.warnings:
                 batch.problems.extend(_problem(warning, "warning") for warning in item.warnings)
-            add(batch, item.values)
+            add(batch, [line_piece(item.values)] if kind == "ps" else item.values)
         if len(batch.rows) >= batch_size or len(batch.problems) >= batch_size:
             batch.stats = copy.copy(reader.stats)
             yield batch
@@ -85,19 +161,35 @@ def read(path: str, kind: str, batch_size: int, part=(0, 1)) -> Iterator[Batch]:
 
 
 def _professionals_adder():
-    """add(batch, values) groups lines into professionals; add(batch, None) adds the last one."""
-    runs = ProfessionalRuns(finish=professional_row_from)
+    """add(batch, pieces, normal) groups the pieces of lines (rows.Piece) into professionals,
+    each added to the batch once a line of another one comes; add(batch, None) adds the last
+    one. `normal`: no value of these lines needs normalising before it is hashed."""
+    run: list[Piece] = []
+    run_normal = True  # every line of the run so far is normal
     # A site is on the line of everyone working there: skip the ones staged recently.
     recent = RecentOrganisations()
 
-    def add(batch: Batch, values) -> None:
-        done = runs.push(values) if values is not None else runs.flush()
-        if done is not None:
-            row, sites = done
-            batch.rows.append(row)
-            for site in sites:
-                if recent.is_new(site):
-                    batch.organisations.append(site_row(site))
+    def finish(batch: Batch) -> None:
+        row, sites = professional_row_of(run, hashed if run_normal else fingerprint_joined)
+        batch.rows.append(row)
+        for site in sites:
+            if recent.is_new(site):
+                batch.organisations.append(site_row(site))
+
+    def add(batch: Batch, pieces: list[Piece] | None, normal: bool = False) -> None:
+        nonlocal run, run_normal
+        if pieces is None:
+            if run:
+                finish(batch)
+                run, run_normal = [], True
+            return
+        for piece in pieces:
+            if run and piece[0] != run[0][0]:
+                finish(batch)
+                run, run_normal = [piece], normal
+            else:
+                run.append(piece)
+                run_normal = run_normal and normal
 
     return add
 

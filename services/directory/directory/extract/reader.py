@@ -6,9 +6,11 @@ decoded per line so that invalid UTF-8 rejects that line only.
 
 import os
 import zipfile
+from bisect import bisect_left
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import accumulate
 from operator import itemgetter
 from pathlib import Path
 from typing import BinaryIO
@@ -20,6 +22,8 @@ from directory.extract.valuesets import ValueSets, packaged_value_sets
 ProgressCallback = Callable[[int, int], None]
 TEXT_SUFFIXES = (".txt", ".csv")
 PROGRESS_EVERY = 1 << 20
+# About this many bytes of lines at a time, for a reader of blocks (ExtractReader.blocks).
+BLOCK_BYTES = 1 << 18
 
 
 class ExtractError(Exception):
@@ -163,19 +167,47 @@ class ExtractReader:
 
     def __iter__(self) -> Iterator[Record | Rejection]:
         with open_source(self.path) as (stream, total):
-            self.stats = Stats(total_bytes=total)
-            first = stream.readline()
-            if not first:
-                raise ExtractError("fichier vide : en-tête absent")
-            self.header = read_header(first, self.fmt)
-            self.fmt = self.header.fmt
-            index, count = self.part
-            start, end = _bounds(index, count, len(first), total)
-            if index == 0:
-                self._advance(len(first), force=True)
-            number, position = _skip_to(stream, start, len(first))
-            yield from self._lines(stream, number, end - position)
+            number, budget = self._start(stream, total)
+            yield from self._lines(stream, number, budget)
             self._advance(0, force=True)
+
+    def blocks(self, size: int = BLOCK_BYTES) -> Iterator[tuple[int, list[bytes]]]:
+        """The part's lines as they are in the file, about `size` bytes of them at a time, each
+        block with the number of the line before it: reading them is the caller's, and so are
+        the counts of Stats but the bytes (directory.extract.blocks)."""
+        with open_source(self.path) as (stream, total):
+            number, budget = self._start(stream, total)
+            taken = 0
+            while taken < budget:
+                raws = stream.readlines(size)
+                # Where each line starts: those starting before the budget are the part's.
+                starts = list(accumulate(map(len, raws), initial=taken))
+                count = bisect_left(starts, budget, 0, len(raws))
+                if count < len(raws):
+                    del raws[count:]
+                self._advance(starts[count] - taken)
+                taken = starts[count]
+                if not raws:
+                    break
+                yield number, raws
+                number += count
+            self._advance(0, force=True)
+
+    def _start(self, stream: BinaryIO, total: int) -> tuple[int, int]:
+        """Read the header and on to the part's first line: (number of the line before, how
+        many bytes from there the part's lines start within)."""
+        self.stats = Stats(total_bytes=total)
+        first = stream.readline()
+        if not first:
+            raise ExtractError("fichier vide : en-tête absent")
+        self.header = read_header(first, self.fmt)
+        self.fmt = self.header.fmt
+        index, count = self.part
+        start, end = _bounds(index, count, len(first), total)
+        if index == 0:
+            self._advance(len(first), force=True)
+        number, position = _skip_to(stream, start, len(first))
+        return number, end - position
 
     def _lines(self, stream: BinaryIO, number: int, budget: int) -> Iterator[Record | Rejection]:
         """The lines starting less than `budget` bytes from here; `number` is the line before."""

@@ -37,7 +37,8 @@ def normalise(value: str) -> str:
     return " ".join(unicodedata.normalize("NFC", value).split())
 
 
-def _already_normal(joined: str) -> bool:
+def already_normal(joined: str) -> bool:
+    """Whether values joined by `|` are each as normalise() would leave them."""
     # isprintable() is False for tabs, newlines and non-breaking spaces: then normalise.
     return (
         joined.isprintable()
@@ -57,7 +58,7 @@ def fingerprint(values: Iterable[str]) -> str:
 
 def fingerprint_joined(joined: str) -> str:
     """fingerprint() of values already joined by `|`, as they are."""
-    if not _already_normal(joined):
+    if not already_normal(joined):
         joined = _SEPARATOR.join(normalise(value) for value in joined.split(_SEPARATOR))
     return hashlib.blake2b(joined.encode("utf-8"), digest_size=16).hexdigest()
 
@@ -239,8 +240,9 @@ _key_values = itemgetter(*map(ORGANISATION_COLUMNS.index, KEY_COLUMNS))
 SITES_REMEMBERED = 1 << 16
 
 
-@lru_cache(maxsize=SITES_REMEMBERED)
-def _site(joined: str) -> Site | None:
+def site_of(joined: str) -> Site | None:
+    """The site of an organisation's values joined by `|` (ORGANISATION_COLUMNS of a line), or
+    None for an activity without one."""
     values = joined.split(_SEPARATOR)
     key = organisation_key(*_key_values(values))
     if not key:
@@ -249,7 +251,10 @@ def _site(joined: str) -> Site | None:
     return Site(key, fingerprint(values), joined)
 
 
-_ACTIVITY_COLUMNS = (
+_site = lru_cache(maxsize=SITES_REMEMBERED)(site_of)
+
+
+ACTIVITY_COLUMNS = (
     "Code profession",
     "Libellé profession",
     "Code catégorie professionnelle",
@@ -265,7 +270,7 @@ _ACTIVITY_COLUMNS = (
 
 
 # The fields of an Activity but its organisation key and fingerprint, from a line.
-activity_values_of = PERSONNE_ACTIVITE.getter(*_ACTIVITY_COLUMNS)
+activity_values_of = PERSONNE_ACTIVITE.getter(*ACTIVITY_COLUMNS)
 
 
 def activity_from(line: Values, key: str) -> Activity:

@@ -7,6 +7,7 @@ can contain: `|` between values, a newline before each activity of a professiona
 splitting cost a fraction of encoding and decoding JSON, on millions of rows each way.
 """
 
+from collections.abc import Callable
 from functools import lru_cache
 from operator import attrgetter
 
@@ -19,7 +20,6 @@ from directory.extract.records import (
     Site,
     Values,
     activity_values_of,
-    fingerprint,
     fingerprint_joined,
     identity_values_of,
     organisation_from,
@@ -57,32 +57,53 @@ def professional_row(person: Professional) -> StagedRow:
     return person.national_id, person.fingerprint, encode_professional(person)
 
 
+# What one activity line gives its professional's staged row (professional_row_of): the national
+# id, the identity's values joined, the profession code, the activity's values joined with its
+# site's key and its fingerprint, that fingerprint, and the site (None for an activity without).
+Piece = tuple[str, str, str, str, str, Site | None]
+PIECE_PRINT = 4
+
+
+def line_piece(line: Values) -> Piece:
+    """What one line's values give its professional's staged row: each activity's values are
+    joined once, for its fingerprint and its staged text alike."""
+    national_id, kind, *names = identity_values_of(line)
+    site = organisation_from(line)
+    values = activity_values_of(line)
+    joined = _VALUE.join(values) + _VALUE + ("" if site is None else site.key)
+    print_ = fingerprint_joined(joined)
+    identity = _VALUE.join((ID_TYPES.get(kind, kind), *names))
+    return national_id, identity, values[0], joined + _VALUE + print_, print_, site
+
+
+def professional_row_of(
+    pieces: list[Piece], hashed: Callable[[str], str] = fingerprint_joined
+) -> tuple[StagedRow, tuple[Site, ...]]:
+    """professional_row(records.professional_from(lines)) and that professional's sites, from
+    the pieces of its lines (line_piece, or directory.extract.blocks for many lines at once),
+    without the records: about a tenth less of a reader's work than building the records and
+    encoding them (decision 51). `hashed` is fingerprint_joined, or what spares its check for
+    lines known to need no normalising."""
+    national_id, identity, profession, text, print_, site = pieces[0]
+    if len(pieces) == 1:  # most professionals: one activity, nothing to collapse or sort
+        professions = (profession,) if profession else ()
+        own = hashed(_VALUE.join((national_id, identity, *professions, print_)))
+        places = () if site is None else (site,)
+        return (national_id, own, identity + _ACTIVITY + text), places
+    # Sorted so that the fingerprint ignores line order; duplicates collapse (the last one).
+    activities = {piece[PIECE_PRINT]: piece for piece in pieces}
+    prints = sorted(activities)
+    professions = sorted({activities[print_][2] for print_ in prints} - {""})
+    own = hashed(_VALUE.join((national_id, identity, *professions, *prints)))
+    text = _ACTIVITY.join((identity, *(activities[print_][3] for print_ in prints)))
+    sites = {piece[5].key: piece[5] for piece in pieces if piece[5] is not None}
+    places = tuple(sites[key] for key in sorted(sites))
+    return (national_id, own, text), places
+
+
 def professional_row_from(lines: list[Values]) -> tuple[StagedRow, tuple[Site, ...]]:
-    """professional_row(records.professional_from(lines)) and that professional's sites, built
-    from the lines' values without the records: each activity's values are joined once, for
-    its fingerprint and its staged text alike: about a tenth less of a reader's work than
-    building the records and encoding them (decision 51).
-    """
-    national_id, kind, *names = identity_values_of(lines[0])
-    identity = (ID_TYPES.get(kind, kind), *names)
-    activities, sites = {}, {}
-    for line in lines:
-        site = organisation_from(line)
-        if site is None:
-            key = ""
-        else:
-            key = site.key
-            sites[key] = site  # as records._distinct: the last one of a key
-        values = activity_values_of(line)
-        joined = _VALUE.join(values) + _VALUE + key
-        print_ = fingerprint_joined(joined)
-        activities[print_] = (values[0], joined + _VALUE + print_)
-    prints = sorted(activities) if len(activities) > 1 else list(activities)
-    professions = sorted({activities[print_][0] for print_ in prints} - {""})
-    own = fingerprint((national_id, *identity, *professions, *prints))
-    parts = [_VALUE.join(identity), *(activities[print_][1] for print_ in prints)]
-    places = tuple(sites[key] for key in sorted(sites)) if len(sites) > 1 else (*sites.values(),)
-    return (national_id, own, _ACTIVITY.join(parts)), places
+    """professional_row_of the pieces of these lines (the values of one professional's)."""
+    return professional_row_of(list(map(line_piece, lines)))
 
 
 def organisation_row(org: Organisation) -> StagedRow:

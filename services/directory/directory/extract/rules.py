@@ -92,7 +92,9 @@ _SITE_CHECKS = (
     ("Adresse e-mail (coord. structure)", ids.check_email),
 )
 _COUNTRY = "Code pays (coord. structure)"
-_site_values = PERSONNE_ACTIVITE.getter(_COUNTRY, *(column for column, _ in _SITE_CHECKS))
+# The columns site_issues reads, in its order.
+SITE_COLUMNS = (_COUNTRY, *(column for column, _ in _SITE_CHECKS))
+_site_values = PERSONNE_ACTIVITE.getter(*SITE_COLUMNS)
 
 
 # A site is repeated on the line of everyone working there: check each one once while in use
