@@ -8,6 +8,8 @@ from collections import Counter
 
 import pytest
 import sqlalchemy as sa
+from directory.extract import rows
+from directory.extract.formats import PERSONNE_ACTIVITE_COLUMNS
 from directory.imports import apply, entities, staging
 from directory.imports.apply import insert_rows, update_rows
 from directory.models import (
@@ -104,6 +106,19 @@ def test_a_uuid_given_as_other_text_is_never_stored_as_it_is(app):
         else:
             insert_rows(session, Practitioner, [practitioner(1, id=dashed)])
             assert list(stored(session)) == [uuid.UUID(dashed)]
+
+
+@pytest.mark.parametrize("other", ["", "0" * 31, "0" * 33, 7])
+def test_new_ids_text_among_many_is_taken_but_no_other_value(app, other):
+    # Many rows go through a check of the whole column: one odd value sends it through the
+    # UUID type, which refuses it (SQLite).
+    with app.app_context(), db.sessions() as session:
+        if session.get_bind().dialect.name != "sqlite":
+            pytest.skip("PostgreSQL checks the values itself")
+        ids = [*bulk.new_ids(session, 50), other, *bulk.new_ids(session, 50)]
+        rows = [practitioner(number, id=id_) for number, id_ in enumerate(ids, 1)]
+        with pytest.raises((AttributeError, TypeError)):
+            insert_rows(session, Practitioner, rows)
 
 
 def test_copy_goes_binary_only_for_the_types_it_writes_as_given():
@@ -322,3 +337,60 @@ def test_a_block_that_fails_while_foreign_keys_wait_writes_nothing(person_stored
         raise RuntimeError("stopped")
     session.rollback()  # what PostgreSQL's caller does; on SQLite, the block did
     assert roles_count(session) == 0
+
+
+def activity_line(national_id: str, **named: str) -> list[str]:
+    """The values of one personne-activité line, with the given columns set."""
+    fields = dict.fromkeys(PERSONNE_ACTIVITE_COLUMNS, "")
+    fields.update(
+        {
+            "Type d'identifiant PP": national_id[0],
+            "Identifiant PP": national_id[1:],
+            "Identification nationale PP": national_id,
+            "Nom d'exercice": "Lefèvre-Nouvel",
+            "Prénom d'exercice": "Zoé",
+            "Code profession": "10",
+        }
+    )
+    fields.update(named)
+    return [fields[column] for column in PERSONNE_ACTIVITE_COLUMNS]
+
+
+def test_new_rows_built_a_column_at_a_time_are_the_ones_built_row_by_row():
+    # A first import builds its rows from the staged values a column at a time
+    # (entities.new_practitioner_rows); the staged path builds them record by record.
+    pharmacist = {"Code profession": "21", "Code savoir-faire": "SM54"}
+    finess = {"Numéro FINESS site": "750000010", "Raison sociale site": "Clinique"}
+    professionals = [
+        [activity_line("810001045367")],
+        [activity_line("810001045368", **{"Code profession": ""})],
+        [
+            activity_line("810001045369", **pharmacist),
+            activity_line("810001045369", **{"Code profession": ""}),
+            activity_line("810001045369", **finess),
+            activity_line("810001045369", **pharmacist),
+        ],
+        [activity_line("0751234567", **{"Nom d'exercice": "Ødegård", **finess})],
+    ]
+    staged = [rows.professional_row_from(lines)[0] for lines in professionals]
+    ids = [uuid7() for _ in staged]
+    place = {"finess:750000010": uuid7()}
+
+    people, activities = entities.new_practitioner_rows(ids, staged, WHEN)
+    role_ids = [uuid7() for _ in range(len(activities))]
+    roles = entities.new_role_rows(role_ids, activities, place, WHEN)
+
+    expected_people, expected_roles = [], []
+    for id_, (key, print_, data) in zip(ids, staged, strict=True):
+        identity, acts = rows.split_professional(data)
+        person = entities.practitioner_values(key, print_, *identity, rows.profession_codes(acts))
+        expected_people.append((id_, *person, WHEN, WHEN))
+        family, given = person[8], person[9]
+        for values in acts:
+            organization = place.get(values[-2])
+            role = entities.role_values(values, id_, family, given, organization)
+            expected_roles.append((role_ids[len(expected_roles)], *role, WHEN, WHEN))
+    assert people == expected_people
+    assert roles == expected_roles
+    assert [person[11] for person in people] == ["10", "", "10 21", "10"]
+    assert len(roles) == 6  # the pharmacist's activity listed twice is one

@@ -1,7 +1,10 @@
 """How each staged record becomes the columns of its table, and what its events carry."""
 
+import operator
 import xml.etree.ElementTree as ET
+from dataclasses import dataclass
 from functools import lru_cache
+from itertools import accumulate, chain, compress, repeat
 
 import sqlalchemy as sa
 
@@ -202,6 +205,151 @@ def role_values(activity, practitioner_id, family_search, given_search, organiza
         True,
         None,
     )
+
+
+@dataclass
+class NewActivities:
+    """The activities of new professionals a column at a time: each field of rows.
+    split_professional's activities (ACTIVITY_FIELDS), and for each activity its practitioner's
+    id and name keys."""
+
+    fields: list[list[str]]
+    practitioner_ids: list
+    family_search: list[str]
+    given_search: list[str]
+
+    def __len__(self) -> int:
+        return len(self.practitioner_ids)
+
+    def organisation_keys(self) -> list[str]:
+        """The key of each activity's organisation ("" for none)."""
+        return self.fields[_PLACE_FIELD]
+
+
+def new_practitioner_rows(ids: list, rows: list, now) -> tuple[list[tuple], NewActivities]:
+    """The practitioners rows (id, PRACTITIONER_COLUMNS, created_at, updated_at) of new
+    professionals given as staged rows (rows.professional_row), with `ids` and created and
+    updated `now`, and their activities.
+
+    What practitioner_values and split_professional give row by row, a column at a time: the
+    staged texts are split all at once, and each column built by built-ins (decision 58).
+    """
+    count = len(rows)
+    keys, prints, texts = zip(*rows, strict=True)
+    activity_counts = list(map(str.count, texts, repeat(_ACTIVITY_SEPARATOR)))
+    lines = _ACTIVITY_SEPARATOR.join(texts).split(_ACTIVITY_SEPARATOR)
+    # Each professional's identity comes first, then its activities.
+    starts = list(accumulate(map((1).__add__, activity_counts), initial=0))[:-1]
+    identity = _is_identity(len(lines), starts)
+    identities = _VALUE_SEPARATOR.join(compress(lines, identity)).split(_VALUE_SEPARATOR)
+    kinds, identifiers, civilites, civilites_exercice, families, givens = (
+        identities[field :: len(IDENTITY_FIELDS)] for field in range(len(IDENTITY_FIELDS))
+    )
+    activity_lines = list(compress(lines, map(operator.not_, identity)))
+    values = _VALUE_SEPARATOR.join(activity_lines).split(_VALUE_SEPARATOR)
+    fields = [values[field :: len(ACTIVITY_FIELDS)] for field in range(len(ACTIVITY_FIELDS))]
+    family_search = list(map(search_key, families))
+    given_search = list(map(search_key, givens))
+    owners = list(chain.from_iterable(map(repeat, range(count), activity_counts)))
+    people = list(
+        zip(
+            ids,
+            keys,
+            map(operator.getitem, keys, repeat(slice(0, 1))),
+            map(_if_kind, identifiers, kinds, repeat("RPPS")),
+            map(_if_kind, identifiers, kinds, repeat("ADELI")),
+            civilites,
+            civilites_exercice,
+            families,
+            givens,
+            family_search,
+            given_search,
+            _professions(fields[_PROFESSION_FIELD], activity_counts),
+            prints,
+            repeat(True, count),
+            repeat(None, count),
+            repeat(now, count),
+            repeat(now, count),
+            strict=True,
+        )
+    )
+    activities = NewActivities(
+        fields,
+        list(map(ids.__getitem__, owners)),
+        list(map(family_search.__getitem__, owners)),
+        list(map(given_search.__getitem__, owners)),
+    )
+    return people, activities
+
+
+def new_role_rows(ids: list, activities: NewActivities, organizations: dict, now) -> list[tuple]:
+    """The practitioner_roles rows (id, ROLE_COLUMNS, created_at, updated_at) of new
+    professionals' activities, with `ids`, their organisations' ids by key, and created and
+    updated `now`: role_values a column at a time."""
+    count = len(activities)
+    (
+        profession_code, profession, category_code, savoir_faire_type, savoir_faire_code,
+        savoir_faire, mode_code, _mode, role_code, _role, genre_code, place, fingerprint,
+    ) = activities.fields  # fmt: skip
+    systems = map(_savoir_faire_systems().get, savoir_faire_code, repeat(""))
+    return list(
+        zip(
+            ids,
+            activities.practitioner_ids,
+            activities.family_search,
+            activities.given_search,
+            map(organizations.get, place),
+            profession_code,
+            profession,
+            category_code,
+            savoir_faire_type,
+            savoir_faire_code,
+            systems,
+            savoir_faire,
+            mode_code,
+            role_code,
+            genre_code,
+            fingerprint,
+            repeat(True, count),
+            repeat(None, count),
+            repeat(now, count),
+            repeat(now, count),
+            strict=True,
+        )
+    )
+
+
+# The staged form of a professional (rows.split_professional): its identity's values, then
+# each activity's, on lines of their own.
+IDENTITY_FIELDS = ("id_type", "identifier", "civilite", "civilite_exercice", "family", "given")
+ACTIVITY_FIELDS = (*(name for name in Activity.__slots__ if name != "fingerprint"), "fingerprint")
+_PLACE_FIELD = ACTIVITY_FIELDS.index("organisation_key")
+_PROFESSION_FIELD = ACTIVITY_FIELDS.index("profession_code")
+_ACTIVITY_SEPARATOR, _VALUE_SEPARATOR = "\n", "|"
+
+
+def _is_identity(count: int, starts: list[int]) -> list[bool]:
+    marks = [False] * count
+    for start in starts:
+        marks[start] = True
+    return marks
+
+
+def _if_kind(identifier: str, kind: str, wanted: str) -> str | None:
+    return identifier if kind == wanted else None
+
+
+def _professions(codes: list[str], activity_counts: list[int]) -> list[str]:
+    """Each professional's distinct profession codes, sorted and spaced (rows.profession_codes),
+    from its activities' codes, which come in its order."""
+    spaced, start = [], 0
+    for count in activity_counts:
+        if count == 1:  # most professionals
+            spaced.append(codes[start])
+        else:
+            spaced.append(" ".join(sorted(set(codes[start : start + count]) - {""})))
+        start += count
+    return spaced
 
 
 @lru_cache(maxsize=1)
