@@ -263,3 +263,21 @@ def test_the_seen_keys_never_miss_one_and_seldom_name_another():
     tiny = staging.SeenKeys(bits=8)  # every bit set soon: all may have been written
     tiny.add(keys[:50])
     assert tiny.among(keys[:50]) == keys[:50] and tiny.among(others[:5]) == others[:5]
+
+
+@pytest.mark.parametrize("path", ["direct", "staged"])
+def test_roles_keep_their_organisation_when_the_known_ones_are_forgotten(
+    app, extract, db_session, monkeypatch, path
+):
+    # The ids of the organisations met are remembered up to a bound, then forgotten at once:
+    # a role whose organisation was remembered until then must still get its id.
+    monkeypatch.setattr(runner, "DIRECT_MIN_BYTES", 0 if path == "direct" else 1 << 62)
+    import_file(app, extract.path)
+    remembering = stored(db_session)
+    emptied(db_session)
+    monkeypatch.setattr(apply, "KNOWN_ORGANIZATIONS", 3)
+
+    import_file(app, extract.path)
+
+    assert stored(db_session) == remembering
+    assert any(organisation for (_person, organisation), _row in remembering["roles"])

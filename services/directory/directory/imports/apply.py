@@ -385,14 +385,18 @@ def _stored_roles(session, practitioner_ids: list) -> dict:
 def _organization_ids(session, keys: set[str], known: dict) -> dict[str, uuid.UUID]:
     """Ids of the stored organisations among keys, remembering them in `known` (bounded).
 
-    Each chunk names mostly organisations an earlier chunk looked up already.
+    Each chunk names mostly organisations an earlier chunk looked up already. The ids are
+    taken before `known` is emptied, when it is full: those remembered until then are not
+    looked up again.
     """
     wanted = [key for key in keys if key and key not in known]
     found = _ids_by(session, Organization, "key", wanted)
+    ids = {key: known[key] for key in keys if key in known}
+    ids.update(found)
     if len(known) + len(found) > KNOWN_ORGANIZATIONS:
         known.clear()
     known.update(found)
-    return {key: known[key] for key in keys if key in known}
+    return ids
 
 
 # About 10 MB at most; a national extract names a few hundred thousand sites.
