@@ -17,7 +17,7 @@ from directory.models import (
     PractitionerRole,
 )
 from servicekit import db
-from servicekit.migrations import differences
+from servicekit.migrations import differences, upgrade
 from servicekit.models import OutboxEvent, utcnow
 from servicekit.testing import emitted
 
@@ -73,8 +73,10 @@ def stored(session) -> dict:
     rejections = session.execute(
         sa.select(ImportRejection.line, ImportRejection.column, ImportRejection.severity)
     ).all()
-    run = session.execute(
+    run = session.execute(  # the last one
         sa.select(ImportRun.lines, ImportRun.imported, ImportRun.rejected, ImportRun.warned)
+        .order_by(ImportRun.id.desc())
+        .limit(1)
     ).one()
     return {
         "organizations": rows(Organization, lambda row: row["key"]),
@@ -281,3 +283,35 @@ def test_roles_keep_their_organisation_when_the_known_ones_are_forgotten(
 
     assert stored(db_session) == remembering
     assert any(organisation for (_person, organisation), _row in remembering["roles"])
+
+
+def test_roles_left_without_their_organisation_get_it_back_at_the_next_import(
+    app_factory, settings, tmp_path, extract
+):
+    # Imports before decision 59 could leave a role without its organisation; the
+    # practitioners concerned are compared again by the next import, which links them.
+    older = app_factory(settings | {"DATABASE_URL": f"sqlite:///{tmp_path / 'older.db'}"})
+    upgrade(older, "0011_rpps_by_national_id")
+    import_file(older, extract.path)
+    with older.app_context(), db.sessions() as session:
+        whole = stored(session)
+        linked = sa.select(PractitionerRole.id).where(PractitionerRole.organization_id.isnot(None))
+        spoiled = session.scalars(linked.limit(5)).all()
+        session.execute(
+            sa.update(PractitionerRole)
+            .where(PractitionerRole.id.in_(spoiled))
+            .values(organization_id=None)
+        )
+        session.commit()
+        assert stored(session)["roles"] != whole["roles"]
+        placeless = sa.select(sa.func.count(PractitionerRole.practitioner_id.distinct())).where(
+            PractitionerRole.active.is_(True), PractitionerRole.organization_id.is_(None)
+        )
+        compared_again = session.scalar(placeless)
+
+    upgrade(older)
+    _, changes = import_file(older, extract.path)
+
+    with older.app_context(), db.sessions() as session:
+        assert stored(session)["roles"] == whole["roles"]
+    assert changes["practitioner.updated"] == compared_again > 0
