@@ -1,6 +1,8 @@
 """A large extract is read by child processes: same batches, same errors, no orphan left."""
 
+import gc
 import multiprocessing
+import os
 import subprocess
 import sys
 import textwrap
@@ -279,3 +281,24 @@ def test_a_reading_process_loads_neither_flask_nor_sqlalchemy():
     )
 
     assert loaded.stdout.strip() == "[]"
+
+
+def test_a_reading_process_runs_the_garbage_collector_less_often(extract):
+    class Channel:
+        """What _produce sends, with the collector's threshold when it sends it."""
+
+        def __init__(self):
+            self.sent = []
+
+        def put(self, message, timeout):
+            self.sent.append((message[0], gc.get_threshold()[0]))
+
+    channel = Channel()
+    before = gc.get_threshold()
+
+    extract_batches._produce(str(extract.path), "ps", 100, (0, 1), channel, os.getppid())
+
+    during = extract_batches.YOUNG_COLLECTION_EVERY
+    assert channel.sent[:-1] == [("batch", during)] * (len(channel.sent) - 1)
+    assert channel.sent[-1][0] == "done" and len(channel.sent) > 2
+    assert gc.get_threshold() == before and before[0] < during

@@ -5,8 +5,8 @@ import zipfile
 
 import pytest
 import sqlalchemy as sa
-from directory.extract import generate
-from directory.imports import ImportFailed, entities, jobs, run_import, runner
+from directory.extract import batches, generate
+from directory.imports import ImportFailed, entities, jobs, run_import
 from directory.models import (
     ImportRejection,
     ImportRun,
@@ -428,7 +428,7 @@ def test_the_garbage_collector_runs_less_often_during_an_import_only(app, snapsh
         run_import(session, run, 50, on_batch=lambda run: during.append(gc.get_threshold()))
 
     assert during and all(
-        threshold == (runner.YOUNG_COLLECTION_EVERY, *before[1:]) for threshold in during
+        threshold == (batches.YOUNG_COLLECTION_EVERY, *before[1:]) for threshold in during
     )
-    assert before[0] < runner.YOUNG_COLLECTION_EVERY
+    assert before[0] < batches.YOUNG_COLLECTION_EVERY
     assert gc.get_threshold() == before

@@ -13,7 +13,9 @@ Children are started with "spawn" (no fork of a process with threads): a script 
 import must guard its main code with `if __name__ == "__main__":`, as multiprocessing requires.
 """
 
+import contextlib
 import copy
+import gc
 import multiprocessing
 import os
 import queue
@@ -55,6 +57,33 @@ READ_AHEAD = 2
 SHORTEST_LINE = 128
 # How often (seconds) each side checks that the other one is still there.
 LIVENESS_SECONDS = 1.0
+
+
+# Containers allocated and still alive between two collections of the youngest objects
+# (Python's default: 700). More than a batch of 2,000 professionals holds at once: the young
+# objects a collection finds are mostly the batch in hand, traversed once, not again and again.
+YOUNG_COLLECTION_EVERY = 30_000
+
+
+@contextlib.contextmanager
+def fewer_collections():
+    """Run the cyclic garbage collector less often meanwhile: an import does (imports.runner),
+    and so does each reading process.
+
+    An import allocates millions of short-lived containers while it holds batches of rows for a
+    while: collected every 700 allocations, those rows were traversed again and again, then
+    promoted and traversed by full collections, which cost about a tenth of a first import's
+    CPU. At 30,000, a first import of 400,000 lines runs 10 collections (0.08 CPU-seconds)
+    where 10,000 ran 292 (0.84): most containers die (freed by reference counting) before a
+    collection sees them. Peak memory does not change. A reading process, which keeps a block's
+    pieces for a while, reads 400,000 lines in 4.95-5.31 CPU-seconds instead of 5.24-5.73.
+    """
+    before = gc.get_threshold()
+    gc.set_threshold(YOUNG_COLLECTION_EVERY, *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 class ReaderStopped(OSError):
@@ -290,8 +319,9 @@ def _produce(path: str, kind: str, batch_size: int, part, channel, parent: int) 
     """A child's work: read its part, send each batch, then "done" (or the error raised)."""
     index = part[0]
     try:
-        for batch in read(path, kind, batch_size, part):
-            _send(channel, ("batch", index, batch), parent)
+        with fewer_collections():
+            for batch in read(path, kind, batch_size, part):
+                _send(channel, ("batch", index, batch), parent)
     except Exception as exc:  # the importer decides what an error means
         _send(channel, ("error", index, _picklable(exc)), parent)
         return

@@ -5,9 +5,7 @@ nothing in the directory tables changes until the whole file was read. A file th
 read to its end (bad header, broken zip, I/O error) fails the run and changes nothing.
 """
 
-import contextlib
 import functools
-import gc
 import logging
 import os
 import zipfile
@@ -17,6 +15,7 @@ import sqlalchemy as sa
 from servicekit.models import utcnow
 
 from directory.extract import ExtractError, batches
+from directory.extract.batches import fewer_collections
 from directory.imports import apply, staging
 from directory.models import ImportRejection, ImportRun, Organization, Practitioner
 
@@ -51,31 +50,6 @@ def run_import(session, run: ImportRun, batch_size: int = 2000, on_batch=None) -
     """Read run.path fully, then apply creations, updates and deactivations; the changes."""
     with fewer_collections():
         return _run(session, run, batch_size, on_batch)
-
-
-# Containers allocated and still alive between two collections of the youngest objects
-# (Python's default: 700). More than a batch of 2,000 professionals holds at once: the young
-# objects a collection finds are mostly the batch in hand, traversed once, not again and again.
-YOUNG_COLLECTION_EVERY = 30_000
-
-
-@contextlib.contextmanager
-def fewer_collections():
-    """Run the cyclic garbage collector less often meanwhile.
-
-    An import allocates millions of short-lived containers while it holds batches of rows for a
-    while: collected every 700 allocations, those rows were traversed again and again, then
-    promoted and traversed by full collections, which cost about a tenth of a first import's
-    CPU. At 30,000, a first import of 400,000 lines runs 10 collections (0.08 CPU-seconds)
-    where 10,000 ran 292 (0.84): most containers die (freed by reference counting) before a
-    collection sees them. Peak memory does not change.
-    """
-    before = gc.get_threshold()
-    gc.set_threshold(YOUNG_COLLECTION_EVERY, *before[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*before)
 
 
 def _run(session, run: ImportRun, batch_size: int, on_batch) -> Counter:
