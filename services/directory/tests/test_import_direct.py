@@ -179,6 +179,7 @@ def test_a_first_import_whose_worker_died_is_completed_each_change_once(
 
     with monkeypatch.context() as patch:
         patch.setattr(apply, "write_into_empty", dying)
+        patch.setattr(runner, "FILLING_COMMIT_EVERY", 1)
         with pytest.raises(WorkerDied):
             jobs.run_queued(app)
     written = db_session.scalar(sa.select(sa.func.count()).select_from(Practitioner))
@@ -315,3 +316,25 @@ def test_roles_left_without_their_organisation_get_it_back_at_the_next_import(
     with older.app_context(), db.sessions() as session:
         assert stored(session)["roles"] == whole["roles"]
     assert changes["practitioner.updated"] == compared_again > 0
+
+
+def test_a_first_import_commits_every_few_batches(app, extract, direct, monkeypatch):
+    monkeypatch.setattr(runner, "FILLING_COMMIT_EVERY", 2)
+    engine = db.database(app).engine
+    if engine.dialect.name != "sqlite":
+        pytest.skip("on PostgreSQL, taking statistics commits too (batches 1, 2, 4...)")
+    seen = []  # (lines read, lines committed) after each batch
+
+    def committed(run):
+        with engine.connect() as other:
+            lines = other.scalar(sa.select(ImportRun.lines).where(ImportRun.id == run.id))
+        seen.append((run.lines, lines))
+
+    with app.app_context(), db.sessions() as session:
+        run = jobs.queue(session, "ps", extract.path.name, str(extract.path), "test")
+        session.commit()
+        run_import(session, run, 40, on_batch=committed)
+
+    assert len(seen) >= 4
+    for number, (read, lines) in enumerate(seen, 1):
+        assert lines == (read if number % 2 == 0 else seen[number - 2][0] if number > 1 else 0)
