@@ -46,6 +46,13 @@ def SearchText(length: int = 200):
     )
 
 
+def KeyText(length: int):
+    """A string column type for an identifier an import looks rows up and joins them by: on
+    PostgreSQL its comparisons are byte by byte (collation "C", decision 61), where the
+    database's own collation would compare it as language text."""
+    return sa.String(length).with_variant(sa.String(length, collation="C"), "postgresql")
+
+
 class Base(so.DeclarativeBase):
     metadata = naming_metadata()
 
@@ -56,7 +63,7 @@ class Practitioner(Base):
     __tablename__ = "practitioners"
 
     id: so.Mapped[uuidpk]
-    national_id: so.Mapped[str] = so.mapped_column(sa.String(20), unique=True)
+    national_id: so.Mapped[str] = so.mapped_column(KeyText(20), unique=True)
     id_type: so.Mapped[str] = so.mapped_column(sa.String(1))  # "8" RPPS, "0" ADELI
     # Looked up as national_id, which is 8 + RPPS: no index of its own.
     rpps: so.Mapped[str | None] = so.mapped_column(sa.String(11))
@@ -95,7 +102,7 @@ class Organization(Base):
 
     id: so.Mapped[uuidpk]
     # "finess:<FINESS site>", "siret:<SIRET>" or "id:<technical id>" (extract records' key).
-    key: so.Mapped[str] = so.mapped_column(sa.String(60), unique=True)
+    key: so.Mapped[str] = so.mapped_column(KeyText(60), unique=True)
     finess: so.Mapped[str | None] = so.mapped_column(sa.String(9), index=True)
     finess_ej: so.Mapped[str | None] = so.mapped_column(sa.String(9))  # searched as part_of
     siret: so.Mapped[str | None] = so.mapped_column(sa.String(14), index=True)
@@ -218,7 +225,7 @@ class Mailbox(Base):
     __tablename__ = "mailboxes"
 
     id: so.Mapped[uuidpk]
-    address: so.Mapped[str] = so.mapped_column(sa.String(254), unique=True)  # lowercased
+    address: so.Mapped[str] = so.mapped_column(KeyText(254), unique=True)  # lowercased
     kind: so.Mapped[str] = so.mapped_column(sa.String(3))
     practitioner_id: so.Mapped[uuid.UUID | None] = so.mapped_column(
         sa.ForeignKey("practitioners.id"), index=True
@@ -297,8 +304,8 @@ class ImportStaging(Base):
     run_id: so.Mapped[int] = so.mapped_column(
         sa.ForeignKey("import_runs.id", ondelete="CASCADE"), primary_key=True
     )
-    entity: so.Mapped[str] = so.mapped_column(sa.String(20), primary_key=True)
-    key: so.Mapped[str] = so.mapped_column(sa.String(254), primary_key=True)
+    entity: so.Mapped[str] = so.mapped_column(KeyText(20), primary_key=True)
+    key: so.Mapped[str] = so.mapped_column(KeyText(254), primary_key=True)
     fingerprint: so.Mapped[str] = so.mapped_column(sa.String(32))
     # The record as text (its values joined, see extract.rows), written and read by the importer.
     data: so.Mapped[str] = so.mapped_column(sa.Text)

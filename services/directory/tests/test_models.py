@@ -67,3 +67,26 @@ def test_the_role_name_keys_migration_copies_each_practitioners_keys(
     with db.database(older).session_factory() as session:
         stored = session.get(PractitionerRole, role)
         assert (stored.family_search, stored.given_search) == ("lefevre", "anais")
+
+
+def test_on_postgresql_staging_is_unlogged_and_keys_compare_byte_by_byte(app, db_session):
+    if db_session.get_bind().dialect.name != "postgresql":
+        pytest.skip("SQLite compares text byte by byte and has no unlogged tables")
+    persistence = db_session.scalar(
+        sa.text("SELECT relpersistence FROM pg_class WHERE relname = 'import_staging'")
+    )
+    collations = db_session.execute(
+        sa.text(
+            "SELECT table_name, column_name, collation_name FROM information_schema.columns"
+            " WHERE collation_name = 'C' AND table_schema = current_schema()"
+            " AND column_name IN ('national_id', 'key', 'address', 'entity')"
+        )
+    ).all()
+    assert persistence == "u"
+    assert {(table, column) for table, column, _ in collations} == {
+        ("practitioners", "national_id"),
+        ("organizations", "key"),
+        ("mailboxes", "address"),
+        ("import_staging", "entity"),
+        ("import_staging", "key"),
+    }
