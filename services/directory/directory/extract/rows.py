@@ -61,7 +61,7 @@ def professional_row(person: Professional) -> StagedRow:
 # id, the identity's values joined, the profession code, the activity's values joined with its
 # site's key and its fingerprint, that fingerprint, and the site (None for an activity without).
 Piece = tuple[str, str, str, str, str, Site | None]
-PIECE_PRINT = 4
+_PIECE_PROFESSION, _PIECE_TEXT, _PIECE_PRINT, _PIECE_SITE = 2, 3, 4, 5
 
 
 def line_piece(line: Values) -> Piece:
@@ -91,12 +91,16 @@ def professional_row_of(
         places = () if site is None else (site,)
         return (national_id, own, identity + _ACTIVITY + text), places
     # Sorted so that the fingerprint ignores line order; duplicates collapse (the last one).
-    activities = {piece[PIECE_PRINT]: piece for piece in pieces}
+    activities = {piece[_PIECE_PRINT]: piece for piece in pieces}
     prints = sorted(activities)
-    professions = sorted({activities[print_][2] for print_ in prints} - {""})
+    professions = sorted({activities[print_][_PIECE_PROFESSION] for print_ in prints} - {""})
     own = hashed(_VALUE.join((national_id, identity, *professions, *prints)))
-    text = _ACTIVITY.join((identity, *(activities[print_][3] for print_ in prints)))
-    sites = {piece[5].key: piece[5] for piece in pieces if piece[5] is not None}
+    text = _ACTIVITY.join((identity, *(activities[print_][_PIECE_TEXT] for print_ in prints)))
+    sites = {
+        piece[_PIECE_SITE].key: piece[_PIECE_SITE]
+        for piece in pieces
+        if piece[_PIECE_SITE] is not None
+    }
     places = tuple(sites[key] for key in sorted(sites))
     return (national_id, own, text), places
 

@@ -383,18 +383,21 @@ def _stored_roles(session, practitioner_ids: list) -> dict:
 
 
 def _organization_ids(session, keys: set[str], known: dict) -> dict[str, uuid.UUID]:
-    """Ids of the stored organisations among keys, remembering them in `known` (bounded).
+    """The ids of the stored organisations among keys (and maybe of others: callers get those
+    they ask for), remembering them in `known`, up to KNOWN_ORGANIZATIONS.
 
-    Each chunk names mostly organisations an earlier chunk looked up already. The ids are
-    taken before `known` is emptied, when it is full: those remembered until then are not
-    looked up again.
+    Each chunk names mostly organisations an earlier chunk looked up already: those are not
+    looked up again, and when `known` is full, their ids are taken before it is emptied.
     """
-    wanted = [key for key in keys if key and key not in known]
-    found = _ids_by(session, Organization, "key", wanted)
+    wanted = keys.difference(known)
+    wanted.discard("")
+    found = _ids_by(session, Organization, "key", list(wanted))
+    if len(known) + len(found) <= KNOWN_ORGANIZATIONS:
+        known.update(found)
+        return known
     ids = {key: known[key] for key in keys if key in known}
     ids.update(found)
-    if len(known) + len(found) > KNOWN_ORGANIZATIONS:
-        known.clear()
+    known.clear()
     known.update(found)
     return ids
 
