@@ -24,7 +24,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from directory.extract.blocks import Block, BlockParser, hashed
+from directory.extract.blocks import Block, BlockParser
 from directory.extract.formats import MSSANTE, PERSONNE_ACTIVITE
 from directory.extract.reader import (
     BLOCK_BYTES,
@@ -36,7 +36,12 @@ from directory.extract.reader import (
     open_source,
     read_header,
 )
-from directory.extract.records import RecentOrganisations, fingerprint_joined, mailbox_from
+from directory.extract.records import (
+    RecentOrganisations,
+    fingerprint_joined,
+    fingerprint_normal,
+    mailbox_from,
+)
 from directory.extract.rows import (
     Piece,
     StagedRow,
@@ -199,7 +204,9 @@ def _professionals_adder():
     recent = RecentOrganisations()
 
     def finish(batch: Batch) -> None:
-        row, sites = professional_row_of(run, hashed if run_normal else fingerprint_joined)
+        row, sites = professional_row_of(
+            run, fingerprint_normal if run_normal else fingerprint_joined
+        )
         batch.rows.append(row)
         for site in sites:
             if recent.is_new(site):

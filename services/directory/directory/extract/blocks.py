@@ -13,9 +13,8 @@ Only a file whose header names the columns in their declared order is read this 
 national files); any other is read line by line.
 """
 
-import hashlib
 from dataclasses import dataclass, field
-from functools import lru_cache, partial
+from functools import lru_cache
 from itertools import repeat
 from operator import add, eq, ne
 
@@ -30,6 +29,7 @@ from directory.extract.records import (
     Site,
     already_normal,
     fingerprint_joined,
+    fingerprints_normal,
     site_of,
 )
 from directory.extract.rows import Piece, line_piece
@@ -69,19 +69,6 @@ def _site_read(organisation: str) -> tuple[Site | None, str, tuple]:
     values = organisation.split("|")
     issues = rules.site_issues(tuple(values[index] for index in _CHECKED))
     return site, "" if site is None else site.key, issues
-
-
-_blake2b = partial(hashlib.blake2b, digest_size=16)
-
-
-def _hashed(texts: list[str]) -> list[str]:
-    """records.fingerprint_joined of texts already normal, in one pass of built-ins."""
-    return list(map(hashlib.blake2b.hexdigest, map(_blake2b, map(str.encode, texts))))
-
-
-def hashed(text: str) -> str:
-    """records.fingerprint_joined of a text already normal."""
-    return _blake2b(text.encode()).hexdigest()
 
 
 @dataclass
@@ -139,7 +126,7 @@ class BlockParser:
         pieces, normal = self._pieces(values, sites, keys)
         flagged = self._flagged(values, issues)
         if not odd and not flagged:
-            return Block(pieces, normal, [], len(raws), len(raws))
+            return Block(pieces, normal, lines=len(raws), records=len(raws))
         # Each split line's index in the block (the same when every line was split).
         where = [index for index, count in enumerate(bars) if count == wanted] if odd else None
         again = sorted({*odd, *(where[i] if where else i for i in flagged)})
@@ -251,7 +238,9 @@ class BlockParser:
         )
         # Checked as a whole: a value is normal wherever "|" joins it to others.
         normal = already_normal("|".join(activities)) and already_normal("|".join(identities))
-        prints = _hashed(activities) if normal else list(map(fingerprint_joined, activities))
+        prints = (
+            fingerprints_normal(activities) if normal else list(map(fingerprint_joined, activities))
+        )
         texts = list(map("|".join, zip(activities, prints, strict=True)))
         nationals = values[_NATIONAL::width]
         professions = values[_PROFESSION::width]

@@ -15,7 +15,6 @@ import sqlalchemy as sa
 from servicekit.models import utcnow
 
 from directory.extract import ExtractError, batches
-from directory.extract.batches import fewer_collections
 from directory.imports import apply, staging
 from directory.models import ImportRejection, ImportRun, Organization, Practitioner
 
@@ -53,7 +52,7 @@ FILLING_COMMIT_EVERY = 4
 
 def run_import(session, run: ImportRun, batch_size: int = 2000, on_batch=None) -> Counter:
     """Read run.path fully, then apply creations, updates and deactivations; the changes."""
-    with fewer_collections():
+    with batches.fewer_collections():
         return _run(session, run, batch_size, on_batch)
 
 
