@@ -4,7 +4,7 @@ import contextlib
 
 import pytest
 import sqlalchemy as sa
-from directory.fhir import samples
+from directory.fhir import samples, spec
 from directory.fhir.filters import condition, conditions
 from directory.fhir.params import parse_filter
 from directory.models import Organization, Practitioner, PractitionerRole
@@ -83,6 +83,19 @@ def test_it_serves_a_prefix_search_from_its_index(app, directory_rows, model, na
     search_filter = parse_filter(model.__name__, name, None, value)
     statement = sa.select(model.id).where(condition(model, search_filter))
     assert index in _plan(app, statement)
+
+
+@pytest.mark.parametrize(
+    "value", ["SM54", f"{spec.SPECIALITE_ORDINALE}|SM54", f"{spec.SPECIALITE_ORDINALE}|"]
+)
+def test_a_speciality_search_reads_the_speciality_indexes(app, directory_rows, value):
+    """They hold only the roles that have a savoir-faire: a speciality search must say so for
+    SQLite to read them (models.HAS_SPECIALITY), by one code or every code of a system."""
+    if db.database(app).engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL proves the indexes' condition itself, and plans by statistics")
+    search_filter = parse_filter("PractitionerRole", "specialty", None, value)
+    statement = sa.select(PractitionerRole.id).where(condition(PractitionerRole, search_filter))
+    assert "ix_practitioner_roles_specialty_" in _plan(app, statement)
 
 
 def test_it_keeps_the_name_index_when_active_is_searched_too(app, directory_rows):

@@ -256,12 +256,20 @@ def _type(model, _modifier, token):
 
 
 def _specialty(model, _modifier, token):
+    column = model.savoir_faire_code
     if token.system is None:
-        return model.savoir_faire_code == token.code
+        return _with_speciality(column, column == token.code)
     codes = resources.codes_of_system(token.system)
     if token.code is None:
-        return model.savoir_faire_code.in_(sorted(codes)) if codes else sa.false()
-    return model.savoir_faire_code == token.code if token.code in codes else sa.false()
+        return _with_speciality(column, column.in_(sorted(codes))) if codes else sa.false()
+    return _with_speciality(column, column == token.code) if token.code in codes else sa.false()
+
+
+def _with_speciality(column, condition):
+    """`condition` on the roles' savoir-faire, with models.HAS_SPECIALITY spelled out: the
+    speciality indexes hold only roles that have one, and SQLite uses such an index only for
+    a query that states its condition (implied here: no speciality code is empty)."""
+    return sa.and_(column != sa.literal_column("''"), condition)
 
 
 def _reference(column_name):
