@@ -204,6 +204,23 @@ def create_kit_tables():
         op.execute(statement)
 
 
+def byte_compared_event_ids(upgrade: bool = True):
+    """On PostgreSQL, give the outbox's event ids the collation "C" (models.EventIdText), or
+    back the database's own (upgrade=False): a migration of each service (decision 63)."""
+    from alembic import op
+
+    if op.get_bind().dialect.name != "postgresql":
+        return  # SQLite compares text byte by byte
+    bytewise, own = sa.String(36, collation="C"), sa.String(36)
+    op.alter_column(
+        "outbox",
+        "event_id",
+        type_=bytewise if upgrade else own,
+        existing_type=own if upgrade else bytewise,
+        existing_nullable=False,
+    )
+
+
 def drop_kit_tables():
     """Undo create_kit_tables."""
     from alembic import op

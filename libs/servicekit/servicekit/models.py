@@ -38,6 +38,10 @@ class UTCDateTime(sa.types.TypeDecorator):
 
 
 BigIntId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+# An event's id (a UUID's text): on PostgreSQL its comparisons are byte by byte (collation "C"),
+# where the database's collation would compare two ids as language text through the C
+# library's strcoll, at each entry of the unique index an event is written into.
+EventIdText = sa.String(36).with_variant(sa.String(36, collation="C"), "postgresql")
 intpk = Annotated[int, so.mapped_column(BigIntId, primary_key=True, autoincrement=True)]
 uuidpk = Annotated[uuid.UUID, so.mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)]
 created = Annotated[dt.datetime, so.mapped_column(UTCDateTime, default=utcnow)]
@@ -70,7 +74,7 @@ class OutboxEvent(KitBase):
     __tablename__ = "outbox"
 
     id: so.Mapped[intpk]
-    event_id: so.Mapped[str] = so.mapped_column(sa.String(36), unique=True)
+    event_id: so.Mapped[str] = so.mapped_column(EventIdText, unique=True)
     topic: so.Mapped[str] = so.mapped_column(sa.String(200))
     type: so.Mapped[str] = so.mapped_column(sa.String(200))
     source: so.Mapped[str] = so.mapped_column(sa.String(200))

@@ -79,7 +79,7 @@ def test_on_postgresql_staging_is_unlogged_and_keys_compare_byte_by_byte(app, db
         sa.text(
             "SELECT table_name, column_name, collation_name FROM information_schema.columns"
             " WHERE collation_name = 'C' AND table_schema = current_schema()"
-            " AND column_name IN ('national_id', 'key', 'address', 'entity')"
+            " AND column_name IN ('national_id', 'key', 'address', 'entity', 'event_id')"
         )
     ).all()
     assert persistence == "u"
@@ -89,4 +89,5 @@ def test_on_postgresql_staging_is_unlogged_and_keys_compare_byte_by_byte(app, db
         ("mailboxes", "address"),
         ("import_staging", "entity"),
         ("import_staging", "key"),
+        ("outbox", "event_id"),  # servicekit's (decision 63)
     }
