@@ -116,7 +116,9 @@ def test_uuid7_hexes_are_the_text_of_uuid7s_drawn_after_the_ones_before():
 
 
 @pytest.mark.parametrize("low", [0, 12_345, (1 << 62) - 30, (1 << 62) - 10])
-def test_uuid7_hexes_spell_the_values_drawn_even_when_the_counter_carries(monkeypatch, low):
+def test_uuid7s_and_their_hexes_spell_the_values_drawn_even_when_the_counter_carries(
+    monkeypatch, low
+):
     # The hex digits are written from one prefix and each value's low 64 bits, unless the
     # counter carries from its low 62 bits into the 12 above within the batch.
     ms, first = 1_764_000_000_000, (5 << 62) + low
@@ -128,6 +130,8 @@ def test_uuid7_hexes_spell_the_values_drawn_even_when_the_counter_carries(monkey
     assert texts == [value.hex for value in values]
     assert [value.int for value in values] == ids._composed(ms, first, 30)
     assert values == sorted(values) and {value.version for value in values} == {7}
+    # The UUIDs themselves, made from consecutive values unless the counter carries.
+    assert ids.uuid7s(30) == values
 
 
 def test_as_uuid_takes_a_uuid_or_its_text():
