@@ -53,13 +53,14 @@ def gp(tokens):
 
 @pytest.fixture
 def index_names(app):
-    """A function giving the names of the practitioners' and roles' indexes as they are now."""
+    """A function giving the names of the organisations', practitioners' and roles' indexes as
+    they are now."""
 
     def names() -> set[str]:
         inspector = sa.inspect(db.database(app).engine)
         return {
             index["name"]
-            for table in ("practitioners", "practitioner_roles")
+            for table in ("organizations", "practitioners", "practitioner_roles")
             for index in inspector.get_indexes(table)
         }
 

@@ -423,8 +423,10 @@ def _link_mailboxes(session, rows: list[dict], places: dict) -> None:
 
 
 # The tables a first import fills from nothing. Their unique keys stay: the import looks rows up
-# by them.
-FILLED_FROM_EMPTY = (Practitioner, PractitionerRole)
+# by them. (An organisation has eight other indexes: kept up row by row, the 50,000 sites of a
+# national first import took PostgreSQL 1 s to write, 0.4 s without them and 0.2 s to build
+# them at the end.)
+FILLED_FROM_EMPTY = (Organization, Practitioner, PractitionerRole)
 
 
 @contextlib.contextmanager
