@@ -55,7 +55,7 @@ def uuid7s(count: int) -> list[uuid.UUID]:
     """
     values = _drawn(count)
     # Each made and set by built-ins mapped over the batch, as _uuid makes one: no call of the
-    # interpreter's per id (0.57 µs an id, 0.2 this way).
+    # interpreter's per id (0.57 µs an id drawn and made, 0.40 this way).
     made = list(map(_new, repeat(uuid.UUID, len(values))))
     deque(map(_set, made, repeat("int"), values), maxlen=0)
     deque(map(_set, made, repeat("is_safe"), repeat(_UNKNOWN, len(values))), maxlen=0)
